@@ -1,0 +1,28 @@
+/* broker — the 7/MDP broker of a ccm network: routes client requests to
+ * workers by service name, tracks worker liveness with heartbeats, answers
+ * 8/MMI mmi.service itself, stamps each request with the caller's principal,
+ * and forwards doorbells (XSUB -> XPUB). It never decodes protobuf and keeps no
+ * durable state: losing it loses nothing, because peers retry. */
+#ifndef CCM_BROKER_H
+#define CCM_BROKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+typedef struct ccm_broker ccm_broker_t;
+
+typedef struct {
+    const char *endpoint;     /* 7/MDP ROUTER bind endpoint */
+    const char *doorbell_in;  /* XSUB bind endpoint, or NULL */
+    const char *doorbell_out; /* XPUB bind endpoint, or NULL */
+    int64_t maxmsgsize;       /* ZMQ_MAXMSGSIZE; 0 = CCM_MAXMSGSIZE */
+} ccm_broker_opts_t;
+
+/* Binds every socket. 0, CCM_EINVAL (an endpoint is not loopback: CURVE keys
+ * would be needed), CCM_EIO (cannot bind; logged), CCM_ENOMEM. */
+int ccm_broker_new(const ccm_broker_opts_t *opts, ccm_broker_t **out);
+void ccm_broker_destroy(ccm_broker_t **p);
+/* Serves until *stop is set; returns 0, or CCM_EIO on a fatal socket error. */
+int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop);
+
+#endif
