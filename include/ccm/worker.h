@@ -1,0 +1,99 @@
+/* worker — the host every ccm service runs in: one thread, one zmq_poll loop,
+ * one LMDB store.
+ *
+ * It registers with the broker as a 7/MDP worker (heartbeats, reconnect), drains
+ * every request already waiting (up to batch_max) into one write transaction
+ * (adaptive group commit), and replies only after that transaction committed.
+ * It serves FETCH and stats for the service's stream itself (ccm.CommonRequest
+ * fields 3 and 4), and makes mutations idempotent: a reply the handler marks
+ * `remember` is stored under (principal, request_id) in the same transaction,
+ * and a request carrying a known request_id gets that stored reply, untouched.
+ * After each commit that appended events it rings the doorbell (topic = service).
+ *
+ * Handlers run inside the batch, each in its own nested transaction, and may be
+ * run again when the batch is replayed (map growth): they must depend only on
+ * (txn, call) — use call->now_us, never the clock. */
+#ifndef CCM_WORKER_H
+#define CCM_WORKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "ccm/ccm.pb-c.h"
+#include "ccm/store.h"
+#include "ccm/stream.h"
+
+/* Database holding remembered replies, keyed principal NUL request_id NUL. */
+#define CCM_IDEM_DB "idem"
+/* Longest request_id accepted (bytes). */
+#define CCM_REQUEST_ID_MAX 128
+
+typedef struct ccm_worker ccm_worker_t;
+
+/* One request as a handler sees it. */
+typedef struct {
+    const char *principal;  /* who asked (from the broker's principal frame) */
+    const char *request_id; /* "" when the request has none */
+    const void *body;       /* the packed service Request, borrowed */
+    size_t len;
+    int64_t now_us; /* the batch's time: use it, never the clock */
+    void *reply;    /* packed reply, malloc'd; set with ccm_worker_reply_*() */
+    size_t reply_len;
+    bool remember; /* store the reply under request_id (set for mutations) */
+} ccm_worker_call_t;
+
+/* Handles one request in txn (a nested transaction). Return 0 to keep its changes,
+ * any CCM_E* to roll them back (the reply set is still sent), CCM_EMAPFULL as
+ * returned by the store to have the batch replayed on a larger map. */
+typedef int (*ccm_worker_handler_fn)(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                                     void *ctx);
+
+typedef struct {
+    const char *service;    /* 7/MDP service name and stream producer */
+    const char *broker;     /* broker 7/MDP endpoint */
+    const char *doorbell;   /* broker doorbell_in endpoint, or NULL for none */
+    const char *data_dir;   /* the LMDB environment directory */
+    const char *const *dbs; /* NULL-terminated service databases (stream, idem added) */
+    uint32_t schema_version;
+    size_t batch_max;     /* 0 = 256 */
+    long long maxmsgsize; /* 0 = CCM_MAXMSGSIZE */
+    ccm_worker_handler_fn handle;
+    void *ctx; /* passed to handle */
+} ccm_worker_opts_t;
+
+/* Opens the store and stream and the sockets (connected lazily). Strings are
+ * copied. 0, CCM_EINVAL, CCM_EIO, CCM_ESCHEMA, CCM_ENOMEM. */
+int ccm_worker_new(const ccm_worker_opts_t *opts, ccm_worker_t **out);
+void ccm_worker_destroy(ccm_worker_t **p);
+
+ccm_store_t *ccm_worker_store(ccm_worker_t *w);
+ccm_stream_t *ccm_worker_stream(ccm_worker_t *w);
+const char *ccm_worker_service(const ccm_worker_t *w);
+
+/* Serves until *stop becomes nonzero (a signal handler sets it), then sends
+ * DISCONNECT and returns 0; CCM_EIO on a fatal socket error. */
+int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop);
+
+/* Runs one request through the host exactly as if it came from the broker (a
+ * one-request batch, committed), without any socket: for tests, fuzzing and
+ * tools. On 0, *reply (caller frees) holds the packed reply. CCM_EIO when the
+ * commit failed. */
+int ccm_worker_call(ccm_worker_t *w, const char *principal, const void *body, size_t len,
+                    void **reply, size_t *reply_len);
+
+/* Sets call's reply to a copy of the packed bytes. 0 or CCM_ENOMEM. */
+int ccm_worker_reply_bytes(ccm_worker_call_t *call, const void *bytes, size_t len);
+/* Packs any protobuf-c message as the reply. 0 or CCM_ENOMEM. */
+int ccm_worker_reply_msg(ccm_worker_call_t *call, const ProtobufCMessage *msg);
+/* Sets a status-only reply (a ccm.CommonReply: wire-compatible with every
+ * service's Reply) and returns `rc` for the handler to return, so a handler can
+ * write `return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT,
+ * "mbi", "mbi: must be 11 characters");`. */
+int ccm_worker_fail(ccm_worker_call_t *call, int rc, Ccm__Code code, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

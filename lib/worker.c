@@ -1,0 +1,591 @@
+/* worker — the service host (see worker.h).
+ * Invariants: a reply leaves only after the transaction holding its effect
+ * committed; a request_id seen before gets its remembered reply and changes
+ * nothing; the loop never blocks on a peer (sends are non-blocking). */
+#include "ccm/worker.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "ccm/error.h"
+#include "ccm/log.h"
+#include "ccm/wire.h"
+
+/* Longest principal accepted from the broker (bytes). */
+#define S_PRINCIPAL_MAX 256
+/* Pause before reconnecting to a broker that went silent. */
+#define S_RECONNECT_MS 250
+
+typedef struct {
+    ccm_frames_t *frames; /* the REQUEST as received */
+    const void *client;   /* borrowed from frames */
+    size_t client_len;
+    char principal[S_PRINCIPAL_MAX + 1];
+    char request_id[CCM_REQUEST_ID_MAX + 1];
+    ccm_worker_call_t call; /* what the handler sees and answers */
+} item_t;
+
+struct ccm_worker {
+    char *service;  /* owned */
+    char *broker;   /* owned */
+    char *doorbell; /* owned, or NULL */
+    ccm_worker_handler_fn handle;
+    void *ctx;
+    size_t batch_max;
+    long long maxmsgsize;
+    ccm_store_t *store;
+    ccm_stream_t *stream;
+    MDB_dbi idem;
+    void *zctx;
+    void *sock;       /* DEALER to the broker */
+    void *pub;        /* PUB to the broker's doorbell_in, or NULL */
+    item_t *items;    /* batch_max slots */
+    void **item_ptrs; /* the same, as the store batch wants them */
+    int *item_rc;
+    ccm_frames_t *out;  /* scratch for outgoing messages */
+    uint64_t last_rung; /* stream seq of the last doorbell */
+    /* stats */
+    uint64_t requests;
+    uint64_t batches;
+    uint64_t commit_us_last;
+    uint64_t commit_us_max;
+    int64_t started_us;
+};
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- replies ---- */
+
+int ccm_worker_reply_bytes(ccm_worker_call_t *call, const void *bytes, size_t len)
+{
+    void *r = malloc(len ? len : 1);
+    if (!r)
+        return CCM_ENOMEM;
+    memcpy(r, bytes, len);
+    free(call->reply);
+    call->reply = r;
+    call->reply_len = len;
+    return 0;
+}
+
+int ccm_worker_reply_msg(ccm_worker_call_t *call, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    void *r = malloc(len ? len : 1);
+    if (!r)
+        return CCM_ENOMEM;
+    protobuf_c_message_pack(msg, r);
+    free(call->reply);
+    call->reply = r;
+    call->reply_len = len;
+    return 0;
+}
+
+static int s_reply_status(ccm_worker_call_t *call, Ccm__Code code, const char *field,
+                          const char *message)
+{
+    Ccm__Status st = CCM__STATUS__INIT;
+    st.code = code;
+    st.field = (char *)(field ? field : "");
+    st.message = (char *)message;
+    Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
+    r.request_id = (char *)call->request_id;
+    r.status = &st;
+    return ccm_worker_reply_msg(call, &r.base);
+}
+
+int ccm_worker_fail(ccm_worker_call_t *call, int rc, Ccm__Code code, const char *field,
+                    const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s_reply_status(call, code, field, msg) != 0)
+        return CCM_ENOMEM;
+    return rc;
+}
+
+/* ---- FETCH and stats, served for every service ---- */
+
+/* Packs an OK ccm.CommonReply carrying r's result (result_case and member set). */
+static int s_reply_common_ok(ccm_worker_call_t *call, Ccm__CommonReply *r)
+{
+    Ccm__Status st = CCM__STATUS__INIT;
+    st.message = "";
+    st.field = "";
+    r->request_id = (char *)call->request_id;
+    r->status = &st;
+    return ccm_worker_reply_msg(call, &r->base);
+}
+
+static int s_fetch(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                   const Ccm__FetchRequest *req)
+{
+    Ccm__FetchReply fr = CCM__FETCH_REPLY__INIT;
+    int rc = ccm_stream_fetch(w->stream, txn, req, &fr);
+    if (rc == CCM_EINVAL)
+        return ccm_worker_fail(call, rc, CCM__CODE__INVALID_ARGUMENT, "fetch.types",
+                               "fetch.types: each filter is a type name or \"prefix.*\"");
+    if (rc != 0)
+        return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "fetch: store error: %s",
+                               ccm_strerror(rc));
+    Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
+    r.result_case = CCM__COMMON_REPLY__RESULT_FETCH;
+    r.fetch = &fr;
+    rc = s_reply_common_ok(call, &r);
+    ccm_stream_fetch_clear(&fr);
+    return rc;
+}
+
+static int s_stats(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call)
+{
+    Ccm__StatsReply sr = CCM__STATS_REPLY__INIT;
+    sr.service = w->service;
+    sr.requests = w->requests;
+    sr.batches = w->batches;
+    sr.commit_us_last = w->commit_us_last;
+    sr.commit_us_max = w->commit_us_max;
+    sr.started_us = w->started_us;
+    sr.schema_version = ccm_store_schema_version(w->store);
+    if (ccm_stream_last_seq(w->stream, txn, &sr.stream_seq) != 0)
+        sr.stream_seq = 0;
+    ccm_store_usage(w->store, &sr.map_size, &sr.map_used);
+    Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
+    r.result_case = CCM__COMMON_REPLY__RESULT_STATS;
+    r.stats = &sr;
+    return s_reply_common_ok(call, &r);
+}
+
+/* ---- one request, inside the batch ---- */
+
+static void s_idem_key(ccm_key_t *k, const item_t *it)
+{
+    ccm_key_init(k);
+    ccm_key_str(k, it->principal);
+    ccm_key_str(k, it->request_id);
+}
+
+static int s_apply(MDB_txn *txn, void *itemp, void *ctxp)
+{
+    item_t *it = itemp;
+    ccm_worker_t *w = ctxp;
+    ccm_worker_call_t *call = &it->call;
+    /* A replay starts from nothing: the earlier run's reply is void. */
+    free(call->reply);
+    call->reply = NULL;
+    call->reply_len = 0;
+    call->remember = false;
+    it->request_id[0] = '\0';
+
+    Ccm__CommonRequest *cr = ccm__common_request__unpack(NULL, call->len, call->body);
+    if (!cr)
+        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "body",
+                               "body: not a valid %s request (protobuf decode failed)", w->service);
+    size_t rlen = strlen(cr->request_id);
+    if (rlen > CCM_REQUEST_ID_MAX) {
+        ccm__common_request__free_unpacked(cr, NULL);
+        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
+                               "request_id: longer than %d bytes", CCM_REQUEST_ID_MAX);
+    }
+    memcpy(it->request_id, cr->request_id, rlen + 1);
+    int rc;
+    switch (cr->op_case) {
+    case CCM__COMMON_REQUEST__OP_FETCH:
+        rc = s_fetch(w, txn, call, cr->fetch);
+        ccm__common_request__free_unpacked(cr, NULL);
+        return rc;
+    case CCM__COMMON_REQUEST__OP_STATS:
+        ccm__common_request__free_unpacked(cr, NULL);
+        return s_stats(w, txn, call);
+    default: ccm__common_request__free_unpacked(cr, NULL); break;
+    }
+
+    ccm_key_t k;
+    if (it->request_id[0]) {
+        s_idem_key(&k, it);
+        MDB_val v;
+        rc = ccm_store_get(txn, w->idem, k.buf, k.len, &v);
+        if (rc == 0)
+            return ccm_worker_reply_bytes(call, v.mv_data, v.mv_size);
+        if (rc != CCM_ENOTFOUND)
+            return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s",
+                                   ccm_strerror(rc));
+    }
+    rc = w->handle(w, txn, call, w->ctx);
+    if (rc == CCM_EMAPFULL)
+        return rc;
+    if (!call->reply) {
+        ccm_error("event=handler_no_reply service=%s rc=%d", w->service, rc);
+        return ccm_worker_fail(call, rc ? rc : CCM_EINVAL, CCM__CODE__INTERNAL, NULL,
+                               "internal: the handler gave no reply");
+    }
+    if (rc == 0 && call->remember && it->request_id[0]) {
+        rc = ccm_store_put(txn, w->idem, k.buf, k.len, call->reply, call->reply_len, 0);
+        if (rc == CCM_EMAPFULL)
+            return rc;
+        if (rc != 0)
+            return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s",
+                                   ccm_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- sockets ---- */
+
+static int s_send_cmd(ccm_worker_t *w, int (*build)(ccm_frames_t *))
+{
+    int rc = build(w->out);
+    return rc ? rc : ccm_frames_send(w->out, w->sock, ZMQ_DONTWAIT);
+}
+
+static int s_ready(ccm_frames_t *out, const char *service)
+{
+    return ccm_mdp_worker_ready(out, service);
+}
+
+static int s_connect(ccm_worker_t *w)
+{
+    if (w->sock)
+        zmq_close(w->sock);
+    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!w->sock)
+        return CCM_EIO;
+    if (ccm_wire_socket_defaults(w->sock, w->maxmsgsize) != 0 ||
+        zmq_connect(w->sock, w->broker) != 0) {
+        ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
+                  zmq_strerror(zmq_errno()));
+        return CCM_EIO;
+    }
+    int rc = s_ready(w->out, w->service);
+    if (rc == 0)
+        rc = ccm_frames_send(w->out, w->sock, ZMQ_DONTWAIT);
+    ccm_info("event=ready broker=%s service=%s", w->broker, w->service);
+    return rc == CCM_EAGAIN ? 0 : rc;
+}
+
+/* ---- life cycle ---- */
+
+int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
+{
+    *out = NULL;
+    if (!o || !o->service || !o->broker || !o->data_dir || !o->handle ||
+        strlen(o->service) > CCM_SERVICE_MAX)
+        return CCM_EINVAL;
+    ccm_worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return CCM_ENOMEM;
+    w->service = strdup(o->service);
+    w->broker = strdup(o->broker);
+    w->doorbell = o->doorbell ? strdup(o->doorbell) : NULL;
+    w->handle = o->handle;
+    w->ctx = o->ctx;
+    w->batch_max = o->batch_max ? o->batch_max : 256;
+    w->maxmsgsize = o->maxmsgsize;
+    w->started_us = s_now_us();
+    w->items = calloc(w->batch_max, sizeof *w->items);
+    w->item_ptrs = calloc(w->batch_max, sizeof *w->item_ptrs);
+    w->item_rc = calloc(w->batch_max, sizeof *w->item_rc);
+    w->out = ccm_frames_new();
+    int rc = CCM_ENOMEM;
+    if (!w->service || !w->broker || (o->doorbell && !w->doorbell) || !w->items || !w->item_ptrs ||
+        !w->item_rc || !w->out)
+        goto fail;
+    for (size_t i = 0; i < w->batch_max; i++) {
+        w->items[i].frames = ccm_frames_new();
+        if (!w->items[i].frames)
+            goto fail;
+        w->item_ptrs[i] = &w->items[i];
+    }
+
+    /* The service's databases plus the two the host owns. */
+    size_t n = 0;
+    while (o->dbs && o->dbs[n])
+        n++;
+    const char **dbs = calloc(n + 3, sizeof *dbs);
+    if (!dbs)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        dbs[i] = o->dbs[i];
+    dbs[n] = CCM_STREAM_DB;
+    dbs[n + 1] = CCM_IDEM_DB;
+    ccm_store_opts_t so = {.path = o->data_dir, .dbs = dbs, .schema_version = o->schema_version};
+    rc = ccm_store_open(&so, &w->store);
+    free(dbs);
+    if (rc != 0)
+        goto fail;
+    if ((rc = ccm_store_dbi(w->store, CCM_IDEM_DB, &w->idem)) != 0 ||
+        (rc = ccm_stream_open(w->store, w->service, &w->stream)) != 0)
+        goto fail;
+
+    rc = CCM_EIO;
+    w->zctx = zmq_ctx_new();
+    if (!w->zctx)
+        goto fail;
+    if (s_connect(w) != 0)
+        goto fail;
+    if (w->doorbell) {
+        w->pub = zmq_socket(w->zctx, ZMQ_PUB);
+        if (!w->pub || ccm_wire_socket_defaults(w->pub, w->maxmsgsize) != 0 ||
+            zmq_connect(w->pub, w->doorbell) != 0) {
+            ccm_error("event=doorbell_connect_failed endpoint=%s error=\"%s\"", w->doorbell,
+                      zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
+    *out = w;
+    return 0;
+fail:
+    ccm_worker_destroy(&w);
+    return rc;
+}
+
+void ccm_worker_destroy(ccm_worker_t **p)
+{
+    if (!p || !*p)
+        return;
+    ccm_worker_t *w = *p;
+    if (w->sock)
+        zmq_close(w->sock);
+    if (w->pub)
+        zmq_close(w->pub);
+    if (w->zctx)
+        zmq_ctx_term(w->zctx);
+    if (w->items)
+        for (size_t i = 0; i < w->batch_max; i++) {
+            ccm_frames_destroy(&w->items[i].frames);
+            free(w->items[i].call.reply);
+        }
+    free(w->items);
+    free(w->item_ptrs);
+    free(w->item_rc);
+    ccm_frames_destroy(&w->out);
+    ccm_stream_destroy(&w->stream);
+    ccm_store_destroy(&w->store);
+    free(w->service);
+    free(w->broker);
+    free(w->doorbell);
+    free(w);
+    *p = NULL;
+}
+
+ccm_store_t *ccm_worker_store(ccm_worker_t *w)
+{
+    return w->store;
+}
+
+ccm_stream_t *ccm_worker_stream(ccm_worker_t *w)
+{
+    return w->stream;
+}
+
+const char *ccm_worker_service(const ccm_worker_t *w)
+{
+    return w->service;
+}
+
+/* ---- the loop ---- */
+
+/* Takes a received REQUEST into slot it; returns false (logged) when it is unusable. */
+static bool s_take_request(ccm_worker_t *w, item_t *it, const ccm_mdp_worker_view_t *v)
+{
+    size_t nf = ccm_frames_size(it->frames);
+    /* body: principal · message (the message is the last frame) */
+    if (nf - v->body < 2) {
+        ccm_warn("event=bad_request reason=\"no principal frame\" service=%s", w->service);
+        return false;
+    }
+    size_t plen = ccm_frames_len(it->frames, v->body);
+    if (plen == 0 || plen > S_PRINCIPAL_MAX) {
+        ccm_warn("event=bad_request reason=\"bad principal length %zu\"", plen);
+        return false;
+    }
+    memcpy(it->principal, ccm_frames_data(it->frames, v->body), plen);
+    it->principal[plen] = '\0';
+    it->client = v->client;
+    it->client_len = v->client_len;
+    memset(&it->call, 0, sizeof it->call);
+    it->call.principal = it->principal;
+    it->call.request_id = it->request_id;
+    it->call.body = ccm_frames_data(it->frames, nf - 1);
+    it->call.len = ccm_frames_len(it->frames, nf - 1);
+    it->request_id[0] = '\0';
+    return true;
+}
+
+static void s_ring(ccm_worker_t *w)
+{
+    if (!w->pub)
+        return;
+    MDB_txn *txn;
+    uint64_t seq = 0;
+    if (ccm_store_read_begin(w->store, &txn) != 0)
+        return;
+    int rc = ccm_stream_last_seq(w->stream, txn, &seq);
+    mdb_txn_abort(txn);
+    if (rc != 0 || seq == w->last_rung)
+        return;
+    w->last_rung = seq;
+    Ccm__Doorbell d = CCM__DOORBELL__INIT;
+    d.producer = w->service;
+    d.seq = seq;
+    uint8_t buf[128];
+    size_t len = ccm__doorbell__pack(&d, buf);
+    ccm_frames_clear(w->out);
+    if (ccm_frames_push_str(w->out, w->service) == 0 && ccm_frames_push(w->out, buf, len) == 0)
+        ccm_frames_send(w->out, w->pub, ZMQ_DONTWAIT); /* a lost doorbell costs a poll */
+    ccm_frames_clear(w->out);
+}
+
+static void s_process(ccm_worker_t *w, size_t n)
+{
+    int64_t now = s_now_us();
+    for (size_t i = 0; i < n; i++)
+        w->items[i].call.now_us = now;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = ccm_store_batch(w->store, w->item_ptrs, n, s_apply, w, w->item_rc);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    uint64_t us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+    w->commit_us_last = us;
+    if (us > w->commit_us_max)
+        w->commit_us_max = us;
+    w->requests += n;
+    w->batches++;
+    if (rc != 0)
+        ccm_error("event=commit_failed service=%s requests=%zu error=\"%s\"", w->service, n,
+                  ccm_strerror(rc));
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &w->items[i];
+        if (rc != 0)
+            s_reply_status(&it->call, CCM__CODE__UNAVAILABLE, NULL,
+                           "store: the transaction could not be committed; nothing was "
+                           "changed; retry");
+        if (ccm_mdp_worker_reply(w->out, it->client, it->client_len, it->call.reply,
+                                 it->call.reply_len) == 0 &&
+            ccm_frames_send(w->out, w->sock, ZMQ_DONTWAIT) != 0)
+            ccm_warn("event=reply_dropped service=%s reason=\"send would block\"", w->service);
+        free(it->call.reply);
+        it->call.reply = NULL;
+        ccm_frames_clear(it->frames);
+    }
+    if (rc == 0)
+        s_ring(w);
+}
+
+int ccm_worker_call(ccm_worker_t *w, const char *principal, const void *body, size_t len,
+                    void **reply, size_t *reply_len)
+{
+    item_t *it = &w->items[0];
+    size_t plen = strlen(principal);
+    if (plen == 0 || plen > S_PRINCIPAL_MAX)
+        return CCM_EINVAL;
+    memcpy(it->principal, principal, plen + 1);
+    memset(&it->call, 0, sizeof it->call);
+    it->call.principal = it->principal;
+    it->call.request_id = it->request_id;
+    it->call.body = body;
+    it->call.len = len;
+    it->call.now_us = s_now_us();
+    it->request_id[0] = '\0';
+    int rc = ccm_store_batch(w->store, w->item_ptrs, 1, s_apply, w, w->item_rc);
+    *reply = it->call.reply;
+    *reply_len = it->call.reply_len;
+    it->call.reply = NULL;
+    if (rc != 0) {
+        free(*reply);
+        *reply = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
+{
+    const int64_t expiry = (int64_t)CCM_HEARTBEAT_MS * CCM_HEARTBEAT_LIVENESS;
+    int64_t heard = s_mono_ms();
+    int64_t heartbeat_at = heard + CCM_HEARTBEAT_MS;
+    while (!*stop) {
+        int64_t now = s_mono_ms();
+        long timeout = heartbeat_at > now ? (long)(heartbeat_at - now) : 0;
+        zmq_pollitem_t pi = {w->sock, 0, ZMQ_POLLIN, 0};
+        int np = zmq_poll(&pi, 1, timeout);
+        if (np < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            ccm_error("event=poll_failed error=\"%s\"", zmq_strerror(zmq_errno()));
+            return CCM_EIO;
+        }
+        size_t n = 0;
+        bool reconnect = false;
+        if (np > 0 && (pi.revents & ZMQ_POLLIN)) {
+            /* Drain what is waiting, up to batch_max: one transaction for all. */
+            while (n < w->batch_max) {
+                item_t *it = &w->items[n];
+                int rc = ccm_frames_recv(it->frames, w->sock, ZMQ_DONTWAIT);
+                if (rc == CCM_EAGAIN)
+                    break;
+                if (rc != 0) {
+                    ccm_warn("event=recv_failed error=\"%s\"", ccm_strerror(rc));
+                    continue;
+                }
+                heard = s_mono_ms();
+                ccm_mdp_worker_view_t v;
+                if (ccm_mdp_parse_worker(it->frames, 0, &v) != 0) {
+                    ccm_warn("event=bad_message from=broker frames=%zu",
+                             ccm_frames_size(it->frames));
+                    continue;
+                }
+                if (v.command == CCM_MDPW_REQUEST) {
+                    if (s_take_request(w, it, &v))
+                        n++;
+                } else if (v.command == CCM_MDPW_DISCONNECT) {
+                    ccm_info("event=disconnect_from_broker");
+                    reconnect = true;
+                    break;
+                } else if (v.command != CCM_MDPW_HEARTBEAT) {
+                    ccm_warn("event=bad_command command=%d", v.command);
+                }
+            }
+        }
+        if (n > 0)
+            s_process(w, n);
+        now = s_mono_ms();
+        if (!reconnect && now - heard > expiry) {
+            ccm_warn("event=broker_silent ms=%lld action=reconnect", (long long)(now - heard));
+            struct timespec ts = {0, S_RECONNECT_MS * 1000000L};
+            nanosleep(&ts, NULL);
+            reconnect = true;
+        }
+        if (reconnect) {
+            if (s_connect(w) != 0)
+                return CCM_EIO;
+            heard = s_mono_ms();
+            heartbeat_at = heard + CCM_HEARTBEAT_MS;
+        } else if (now >= heartbeat_at) {
+            s_send_cmd(w, ccm_mdp_worker_heartbeat);
+            heartbeat_at = now + CCM_HEARTBEAT_MS;
+        }
+    }
+    s_send_cmd(w, ccm_mdp_worker_disconnect);
+    ccm_info("event=stopped service=%s requests=%llu batches=%llu", w->service,
+             (unsigned long long)w->requests, (unsigned long long)w->batches);
+    return 0;
+}
