@@ -1,0 +1,250 @@
+/* ccmctl — the command-line client for people and scripts: global flags, the
+ * command table, and the request/reply plumbing every command shares. */
+#include "ccmctl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ccm/client.h"
+#include "ccm/error.h"
+#include "ccm/log.h"
+#ifdef CCMCTL_HAVE_EVALUATE
+#include "cmd_evaluate.h"
+#endif
+
+static const char s_usage_text[] =
+    "usage: ccmctl [--broker ENDPOINT] [--config FILE] [--timeout MS] [--retries N] [--json]\n"
+    "              COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  ping                                  is the broker up, which services answer\n"
+    "  status                                each service's statistics\n"
+    "  patient add --clinic C --mrn M --mbi MBI --family NAME --given NAME --birth-date D\n"
+    "  patient show --clinic C --mrn M\n"
+    "  patient list --clinic C [--after MRN] [--max N]\n"
+    "  condition add --clinic C --mrn M --icd10 CODE [--description TEXT]\n"
+    "  condition resolve --clinic C --mrn M --icd10 CODE\n"
+    "  stream fetch SERVICE [--from N] [--max N] [--type T]...\n"
+    "  evaluate CASE.json [--fees DIR]        decide one patient-month offline\n"
+    "\n"
+    "Mutations take --request-id ID to make a re-run safe (default: a random id).\n"
+    "Defaults come from section [client] of --config FILE (or $CCM_CONFIG), then\n"
+    "$CCM_BROKER; --clinic defaults to [client] clinic or $CCM_CLINIC.\n"
+    "exit codes: 0 ok, 1 error reply, 2 usage, 3 broker or service unreachable\n";
+
+int ccmctl_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ccmctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see ccmctl --help)\n", stderr);
+    va_end(ap);
+    return CCMCTL_USAGE;
+}
+
+void ccmctl_request_id(char out[33])
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* Never expected on Linux; fall back to time and pid, still unique enough. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(out, 33, "%016llx%08lx%08x", (unsigned long long)ts.tv_sec,
+                 (unsigned long)ts.tv_nsec, (unsigned)getpid());
+        return;
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+void ccmctl_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(j);
+}
+
+const char *ccmctl_time(long long us, char *buf, size_t len)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int ccmctl_call(ccmctl_t *ctl, const char *service, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply)
+{
+    *reply = NULL;
+    ccm_client_t *c = ccm_client_new(ctl->broker);
+    if (!c) {
+        fprintf(stderr, "ccmctl: cannot use broker endpoint \"%s\"\n", ctl->broker);
+        return CCMCTL_UNREACHABLE;
+    }
+    ccm_client_set_timeout(c, ctl->timeout_ms);
+    ccm_client_set_retries(c, ctl->retries);
+    size_t len = protobuf_c_message_get_packed_size(req);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) {
+        ccm_client_destroy(&c);
+        return CCMCTL_ERROR;
+    }
+    protobuf_c_message_pack(req, buf);
+    void *rep = NULL;
+    size_t rlen = 0;
+    int rc = ccm_client_request(c, service, buf, len, &rep, &rlen);
+    free(buf);
+    ccm_client_destroy(&c);
+    if (rc == CCM_ETIMEOUT) {
+        fprintf(stderr,
+                "ccmctl: no reply from service \"%s\" through broker %s after %d tries of %d ms "
+                "(is `deploy/ccm up` running?)\n",
+                service, ctl->broker, ctl->retries + 1, ctl->timeout_ms);
+        return CCMCTL_UNREACHABLE;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "ccmctl: request to %s failed: %s\n", service, ccm_strerror(rc));
+        return CCMCTL_UNREACHABLE;
+    }
+    *reply = protobuf_c_message_unpack(reply_desc, NULL, rlen, rep);
+    free(rep);
+    if (!*reply) {
+        fprintf(stderr, "ccmctl: the reply of %s could not be decoded\n", service);
+        return CCMCTL_ERROR;
+    }
+    return CCMCTL_OK;
+}
+
+int ccmctl_check(ccmctl_t *ctl, const Ccm__Status *st)
+{
+    if (!st || st->code == CCM__CODE__OK)
+        return CCMCTL_OK;
+    const ProtobufCEnumValue *ev =
+        protobuf_c_enum_descriptor_get_value(&ccm__code__descriptor, (int)st->code);
+    const char *name = ev ? ev->name : "UNKNOWN";
+    fprintf(stderr, "ccmctl: %s: %s\n", name, st->message);
+    if (ctl->json) {
+        json_t *e = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", name, "message", st->message,
+                              "field", st->field);
+        ccmctl_print_json(e);
+    }
+    return CCMCTL_ERROR;
+}
+
+typedef struct {
+    const char *name;
+    int (*fn)(ccmctl_t *ctl, int argc, char **argv);
+} command_t;
+
+static const command_t s_commands[] = {
+    {"ping", ccmctl_cmd_ping},       {"status", ccmctl_cmd_status},
+    {"patient", ccmctl_cmd_patient}, {"condition", ccmctl_cmd_condition},
+    {"stream", ccmctl_cmd_stream},
+};
+
+int main(int argc, char **argv)
+{
+    ccm_log_init("ccmctl", CCM_LOG_WARN);
+    ccmctl_t ctl = {0};
+    const char *config = getenv("CCM_CONFIG");
+    const char *broker = NULL, *timeout = NULL, *retries = NULL;
+
+    /* --json may stand anywhere; the other global flags before the command. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            ctl.json = true;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(s_usage_text, stdout);
+            return CCMCTL_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            puts("ccmctl " CCM_VERSION);
+            return CCMCTL_OK;
+        }
+        if (i + 1 >= argc)
+            return ccmctl_usage("%s needs a value", a);
+        if (strcmp(a, "--broker") == 0)
+            broker = argv[++i];
+        else if (strcmp(a, "--config") == 0)
+            config = argv[++i];
+        else if (strcmp(a, "--timeout") == 0)
+            timeout = argv[++i];
+        else if (strcmp(a, "--retries") == 0)
+            retries = argv[++i];
+        else
+            return ccmctl_usage("unknown option %s", a);
+    }
+    if (i >= argc) {
+        fputs(s_usage_text, stderr);
+        return CCMCTL_USAGE;
+    }
+
+#ifdef CCMCTL_HAVE_EVALUATE
+    if (strcmp(argv[i], "evaluate") == 0) /* offline: no broker, no config needed */
+        return ccmctl_evaluate(argc - i, argv + i, ctl.json);
+#endif
+
+    char err[512];
+    if (config) {
+        if (ccm_config_load(config, &ctl.cfg, err, sizeof err) != 0) {
+            fprintf(stderr, "ccmctl: %s\n", err);
+            return CCMCTL_USAGE;
+        }
+    } else if (!(ctl.cfg = ccm_config_new())) {
+        return CCMCTL_ERROR;
+    }
+    const char *env_broker = getenv("CCM_BROKER");
+    ctl.broker = broker       ? broker
+                 : env_broker ? env_broker
+                              : ccm_config_get(ctl.cfg, "client", "broker", "tcp://127.0.0.1:7710");
+    long long v;
+    if (ccm_config_get_int(ctl.cfg, "client", "timeout_ms", 2500, &v) != 0 || v <= 0)
+        return ccmctl_usage("[client] timeout_ms must be a positive number");
+    ctl.timeout_ms = (int)v;
+    if (ccm_config_get_int(ctl.cfg, "client", "retries", 3, &v) != 0 || v < 0)
+        return ccmctl_usage("[client] retries must be 0 or more");
+    ctl.retries = (int)v;
+    if (timeout) {
+        char *end;
+        long t = strtol(timeout, &end, 10);
+        if (*end || t <= 0 || t > 3600000)
+            return ccmctl_usage("--timeout must be milliseconds, 1 to 3600000");
+        ctl.timeout_ms = (int)t;
+    }
+    if (retries) {
+        char *end;
+        long r = strtol(retries, &end, 10);
+        if (*end || r < 0 || r > 100)
+            return ccmctl_usage("--retries must be 0 to 100");
+        ctl.retries = (int)r;
+    }
+    const char *env_clinic = getenv("CCM_CLINIC");
+    ctl.clinic = env_clinic ? env_clinic : ccm_config_get(ctl.cfg, "client", "clinic", NULL);
+
+    int code = -1;
+    for (size_t k = 0; k < sizeof s_commands / sizeof s_commands[0]; k++)
+        if (strcmp(argv[i], s_commands[k].name) == 0)
+            code = s_commands[k].fn(&ctl, argc - i, argv + i);
+    if (code < 0)
+        code = ccmctl_usage("unknown command \"%s\"", argv[i]);
+    ccm_config_destroy(&ctl.cfg);
+    return code;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Writes the seed corpus of fuzz_enrollment: hand-encoded protobuf requests
+(valid, invalid and malformed), so the seeds do not depend on generated code."""
+import os
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "enrollment")
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def ld(field, payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return varint(field << 3 | 2) + varint(len(payload)) + payload
+
+
+def uint(field, n):
+    return varint(field << 3) + varint(n)
+
+
+def register(rid, clinic, mrn, mbi, fam, giv, born):
+    body = ld(1, clinic) + ld(2, mrn) + ld(3, mbi) + ld(4, fam) + ld(5, giv) + ld(6, born)
+    return ld(1, rid) + ld(16, body)
+
+
+SEEDS = {
+    "register_ok": register("r1", "C01", "1042", "1EG4TE5MK73", "Rivera", "Ana", "1948-02-29"),
+    "register_bad_mbi": register("r2", "C01", "1043", "1SG4TE5MK73", "A", "B", "1950-01-01"),
+    "register_bad_date": register("r3", "C01", "1044", "2EG4TE5MK73", "A", "B", "1950-02-30"),
+    "register_unknown_clinic": register("r4", "ZZ", "1", "2EG4TE5MK73", "A", "B", "1950-01-01"),
+    "register_no_rid": register("", "C01", "1045", "3EG4TE5MK73", "A", "B", "1950-01-01"),
+    "add_condition": ld(1, "r5") + ld(17, ld(1, "C01") + ld(2, "1042") + ld(3, "E11.9")),
+    "add_condition_bad": ld(1, "r6") + ld(17, ld(1, "C01") + ld(2, "1042") + ld(3, "11.9")),
+    "resolve_condition": ld(1, "r7") + ld(18, ld(1, "C01") + ld(2, "1042") + ld(3, "E11.9")),
+    "get_patient": ld(19, ld(1, "C01") + ld(2, "1042")),
+    "list_patients": ld(20, ld(1, "C01") + uint(3, 5)),
+    "fetch": ld(3, uint(1, 1) + uint(2, 10) + ld(3, "condition.*")),
+    "fetch_bad_filter": ld(3, ld(3, "*x")),
+    "stats": ld(4, b""),
+    "empty": b"",
+    "truncated": register("r8", "C01", "1", "1EG4TE5MK73", "A", "B", "1950-01-01")[:-3],
+    "bad_wire_type": b"\xff\xff\xff\xff\x0f\x01",
+    "long_request_id": ld(1, "x" * 300) + ld(19, ld(1, "C01") + ld(2, "1")),
+}
+
+os.makedirs(OUT, exist_ok=True)
+for name, data in SEEDS.items():
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(data)
+print("wrote %d seeds to %s" % (len(SEEDS), OUT))

@@ -1,0 +1,9 @@
+# Enrollment end to end and crash durability (real broker, service and clients).
+add_executable(pipeline_client ${CMAKE_CURRENT_LIST_DIR}/pipeline_client.c)
+target_link_libraries(pipeline_client PRIVATE ccm)
+
+add_test(NAME system_enrollment
+         COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_enrollment.py ${PROJECT_BINARY_DIR})
+add_test(NAME system_durability
+         COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_durability.py ${PROJECT_BINARY_DIR})
+set_tests_properties(system_enrollment system_durability PROPERTIES TIMEOUT 600)

@@ -1,0 +1,150 @@
+"""Starts the real ccm processes on loopback for system tests.
+
+A Stack owns a temporary directory (config file, LMDB data, logs), picks free
+loopback ports, starts ccm-broker and the requested services, waits until each
+service is registered with the broker (8/MMI), and runs the real ccmctl.
+Nothing here mocks a ccm component: these are the binaries a user runs.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Stack:
+    def __init__(self, build, services=("enrollment",), clinics=("C01", "C02"), keep=False):
+        self.build = os.path.abspath(build)
+        self.dir = tempfile.mkdtemp(prefix="ccm-test-")
+        self.keep = keep
+        self.ports = [free_port() for _ in range(3)]
+        self.broker_ep = "tcp://127.0.0.1:%d" % self.ports[0]
+        self.services = list(services)
+        self.procs = {}
+        self.logs = {}
+        self.config = os.path.join(self.dir, "ccm.conf")
+        with open(self.config, "w") as f:
+            f.write("[broker]\nendpoint = %s\ndoorbell_in = tcp://127.0.0.1:%d\n"
+                    "doorbell_out = tcp://127.0.0.1:%d\nlog_level = debug\n\n"
+                    % (self.broker_ep, self.ports[1], self.ports[2]))
+            for s in self.services:
+                f.write("[%s]\nbroker = %s\ndoorbell = tcp://127.0.0.1:%d\ndata = %s\n\n"
+                        % (s, self.broker_ep, self.ports[1], os.path.join(self.dir, s)))
+            f.write("[client]\nbroker = %s\ntimeout_ms = 1500\nretries = 2\n\n" % self.broker_ep)
+            for c in clinics:
+                f.write("[clinic %s]\nname = Clinic %s\ntimezone = America/New_York\n"
+                        "type = PHYSICIAN_PRACTICE\nplace_of_service = 11\n\n" % (c, c))
+
+    # ---- processes ----
+    def binary(self, name):
+        paths = {"broker": "broker/ccm-broker", "ccmctl": "clients/ccmctl/ccmctl"}
+        rel = paths.get(name, "services/%s/ccm-%s" % (name, name))
+        return os.path.join(self.build, rel)
+
+    def start(self, name, wait=True):
+        log = open(os.path.join(self.dir, name + ".log"), "ab")
+        self.logs[name] = log.name
+        self.procs[name] = subprocess.Popen([self.binary(name), "--config", self.config],
+                                            stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        if wait and name != "broker":
+            self.wait_ready(name)
+        return self.procs[name]
+
+    def start_all(self):
+        self.start("broker")
+        for s in self.services:
+            self.start(s)
+        return self
+
+    def kill(self, name, sig=signal.SIGKILL):
+        p = self.procs.pop(name)
+        p.send_signal(sig)
+        return p.wait(timeout=30)
+
+    def stop(self, name):
+        return self.kill(name, signal.SIGTERM)
+
+    def wait_ready(self, service, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.ctl("ping", "--json", check=False, timeout_ms=500, retries=0)
+            if r.returncode == 0 and json.loads(r.stdout)["services"].get(service):
+                return
+            time.sleep(0.1)
+        raise AssertionError("%s did not register with the broker; log:\n%s"
+                             % (service, self.log(service)))
+
+    def log(self, name):
+        try:
+            with open(self.logs[name], "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (KeyError, OSError):
+            return ""
+
+    # ---- the real client ----
+    def ctl(self, *args, check=True, timeout_ms=None, retries=None, stdin=None):
+        cmd = [self.binary("ccmctl"), "--config", self.config]
+        if timeout_ms is not None:
+            cmd += ["--timeout", str(timeout_ms)]
+        if retries is not None:
+            cmd += ["--retries", str(retries)]
+        cmd += list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, input=stdin, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError("ccmctl %s exited %d\nstdout: %s\nstderr: %s"
+                                 % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    def ctl_json(self, *args, **kw):
+        r = self.ctl(*(args + ("--json",)), **kw)
+        return json.loads(r.stdout)
+
+    def close(self):
+        for name in list(self.procs):
+            try:
+                self.kill(name, signal.SIGTERM)
+            except Exception:
+                pass
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            sys.stderr.write("test data kept in %s\n" % self.dir)
+            self.keep = True
+            for name in self.logs:
+                sys.stderr.write("---- %s log (tail) ----\n%s\n" % (name, self.log(name)[-4000:]))
+        self.close()
+
+
+def run_tests(tests):
+    """Runs test functions in order; prints the closing line CTest users read."""
+    passed = failed = 0
+    for t in tests:
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print("ok   %s (%.1f s)" % (t.__name__, time.time() - t0), flush=True)
+        except Exception as e:  # report every failure, keep going
+            failed += 1
+            print("FAIL %s: %s" % (t.__name__, e), flush=True)
+            import traceback
+            traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
