@@ -1,0 +1,908 @@
+/* test_rules — table-driven tests of lib/rules: one row per behaviour, each
+ * named after the rule id of domain/ccm-rules.md it checks. A row edits a base
+ * patient-month (2025-03, America/New_York, CCM, two qualifying conditions,
+ * consent 2024-10-02, care plan established, seen 2024-08-20) and states the
+ * expected decision. Fees come from deploy/fees (the real data files). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ccm/error.h"
+#include "ccm/rules.h"
+#include "ccm/tz.h"
+
+#ifndef CCM_FEES_DIR_DEFAULT
+#define CCM_FEES_DIR_DEFAULT "deploy/fees"
+#endif
+
+#define NPI 1234567893ULL
+#define OTHER_NPI 1111111111ULL
+
+static ccm_tz_t s_ny, s_syd;
+static ccm_fees_t s_fees;
+
+/* A mutable test case: arrays the row setup fills. */
+typedef struct {
+    ccm_case_t c;
+    ccm_rules_config_t cfg;
+    const ccm_tz_t *tz;
+    ccm_fees_t *fees; /* NULL: the real tables */
+    ccm_condition_t cond[4];
+    ccm_visit_t visits[6];
+    ccm_other_service_t other[6];
+    ccm_span_t inpatient[4];
+    ccm_time_entry_t time[16];
+    char ids[16][8];
+} tc_t;
+
+static int64_t I(const char *s)
+{
+    int64_t t;
+    assert_int_equal(ccm_tz_parse_instant(s, &t), 0);
+    return t;
+}
+
+static int32_t D(const char *s)
+{
+    int32_t d;
+    assert_int_equal(ccm_tz_parse_date(s, &d), 0);
+    return d;
+}
+
+static int32_t M(const char *s)
+{
+    int32_t m;
+    assert_int_equal(ccm_tz_parse_month(s, &m), 0);
+    return m;
+}
+
+static void base(tc_t *t)
+{
+    memset(t, 0, sizeof *t);
+    ccm_rules_config_default(&t->cfg);
+    t->tz = &s_ny;
+    ccm_case_t *c = &t->c;
+    c->month = M("2025-03");
+    c->program = CCM_PROGRAM_CCM;
+    c->payer = CCM_PAYER_MEDICARE_B;
+    c->clinic = CCM_CLINIC_PHYSICIAN_PRACTICE;
+    c->billing_npi = NPI;
+    c->billing_role = CCM_ROLE_PHYSICIAN;
+    t->cond[0] = (ccm_condition_t){true, 12, true};
+    t->cond[1] = (ccm_condition_t){true, 24, true};
+    c->conditions = t->cond;
+    c->n_conditions = 2;
+    c->died_at = CCM_INSTANT_NONE;
+    t->visits[0] = (ccm_visit_t){CCM_CODE_99213, D("2024-08-20"), NPI, false, false};
+    c->visits = t->visits;
+    c->n_visits = 1;
+    c->has_consent = true;
+    c->consent_at = I("2024-10-02T10:00:00-04:00");
+    c->consent_npi = NPI;
+    c->consent_program = CCM_PROGRAM_CCM;
+    c->revoked_at = CCM_INSTANT_NONE;
+    c->care_plan = CCM_CARE_PLAN_ESTABLISHED;
+    c->care_plan_established_at = I("2024-10-05T09:00:00-04:00");
+    c->care_plan_copy_given_at = I("2024-10-05T09:30:00-04:00");
+    c->other = t->other;
+    c->inpatient = t->inpatient;
+    c->time = t->time;
+}
+
+static void add_time_full(tc_t *t, uint64_t npi, ccm_role_t role, ccm_service_t svc, bool in_us,
+                          const char *start, int64_t secs)
+{
+    size_t i = t->c.n_time++;
+    snprintf(t->ids[i], sizeof t->ids[i], "e%zu", i);
+    t->time[i] = (ccm_time_entry_t){t->ids[i], npi, role, in_us, svc, I(start), secs};
+}
+
+/* staff CCM time */
+static void staff(tc_t *t, const char *start, int64_t secs)
+{
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, t->c.program == CCM_PROGRAM_PCM ? CCM_SERVICE_PCM : CCM_SERVICE_CCM,
+                  true, start, secs);
+}
+
+/* billing practitioner's own time */
+static void prac(tc_t *t, const char *start, int64_t secs)
+{
+    add_time_full(t, NPI, CCM_ROLE_PHYSICIAN, t->c.program == CCM_PROGRAM_PCM ? CCM_SERVICE_PCM : CCM_SERVICE_CCM,
+                  true, start, secs);
+}
+
+static void other(tc_t *t, ccm_code_t code, uint64_t npi, const char *month)
+{
+    t->other[t->c.n_other++] = (ccm_other_service_t){code, npi, M(month)};
+}
+
+static void visit(tc_t *t, ccm_code_t code, const char *day, uint64_t npi, bool g0506)
+{
+    t->visits[t->c.n_visits++] = (ccm_visit_t){code, D(day), npi, g0506, false};
+}
+
+static void pcm(tc_t *t)
+{
+    t->c.program = t->c.consent_program = CCM_PROGRAM_PCM;
+    t->c.n_conditions = 1;
+    t->cond[0].expected_months = 3;
+}
+
+static void apcm(tc_t *t)
+{
+    t->c.program = t->c.consent_program = CCM_PROGRAM_APCM;
+}
+
+static void element(tc_t *t, const char *start)
+{
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_APCM, true, start, 0);
+}
+
+/* ---- row setups ---------------------------------------------------------- */
+
+static void r_staff25(tc_t *t) { staff(t, "2025-03-04T10:00:00-05:00", 420); staff(t, "2025-03-26T10:00:00-04:00", 1080); }
+static void r_staff45(tc_t *t) { staff(t, "2025-03-10T10:00:00-04:00", 45 * 60); }
+static void r_staff39(tc_t *t) { staff(t, "2025-03-10T10:00:00-04:00", 39 * 60 + 59); }
+static void r_staff1199(tc_t *t) { staff(t, "2025-03-10T10:00:00-04:00", 1199); }
+static void r_staff100(tc_t *t) { staff(t, "2025-03-10T10:00:00-04:00", 100 * 60); }
+static void r_floor_sum(tc_t *t) { staff(t, "2025-03-10T10:00:00-04:00", 659); staff(t, "2025-03-11T10:00:00-04:00", 541); }
+static void r_complex95(tc_t *t) { t->c.complex = true; staff(t, "2025-03-10T10:00:00-04:00", 95 * 60); }
+static void r_complex75(tc_t *t) { t->c.complex = true; staff(t, "2025-03-10T10:00:00-04:00", 75 * 60); }
+static void r_complex200(tc_t *t) { t->c.complex = true; staff(t, "2025-03-10T08:00:00-04:00", 200 * 60); }
+static void r_complex200cap(tc_t *t) { r_complex200(t); t->cfg.cap_99489 = 2; }
+static void r_prac35(tc_t *t) { prac(t, "2025-03-10T10:00:00-04:00", 35 * 60); }
+static void r_prac130(tc_t *t) { prac(t, "2025-03-10T10:00:00-04:00", 130 * 60); }
+static void r_prac130cap3(tc_t *t) { r_prac130(t); t->cfg.cap_99437 = 3; }
+static void r_staff100cap1(tc_t *t) { r_staff100(t); t->cfg.cap_99439 = 1; }
+
+static ccm_fees_t s_tie_fees;
+static void r_tie(tc_t *t)
+{
+    /* 99491 paid exactly like 99490: A must win the tie (A > C > B). */
+    s_tie_fees = s_fees;
+    s_tie_fees.cents[2025 - CCM_FEES_YEAR_MIN][CCM_CODE_99491] = 6049;
+    t->fees = &s_tie_fees;
+    prac(t, "2025-03-10T10:00:00-04:00", 30 * 60);
+}
+static void r_tie_pcm(tc_t *t)
+{
+    /* D and E paid the same: D wins (D > E). */
+    pcm(t);
+    s_tie_fees = s_fees;
+    s_tie_fees.cents[2025 - CCM_FEES_YEAR_MIN][CCM_CODE_99426] = 8087;
+    t->fees = &s_tie_fees;
+    prac(t, "2025-03-10T10:00:00-04:00", 30 * 60);
+}
+static void r_pcm_staff35(tc_t *t) { pcm(t); staff(t, "2025-03-10T10:00:00-04:00", 35 * 60); }
+static void r_pcm_prac35(tc_t *t) { pcm(t); prac(t, "2025-03-10T10:00:00-04:00", 35 * 60); }
+static void r_pcm_staff130(tc_t *t) { pcm(t); staff(t, "2025-03-10T10:00:00-04:00", 130 * 60); }
+static void r_pcm_prac130(tc_t *t) { pcm(t); prac(t, "2025-03-10T10:00:00-04:00", 130 * 60); }
+static void r_pcm_staff29(tc_t *t) { pcm(t); staff(t, "2025-03-10T10:00:00-04:00", 29 * 60 + 59); }
+static void r_pcm_2021(tc_t *t)
+{
+    pcm(t);
+    t->c.month = M("2021-06");
+    t->c.consent_at = I("2021-01-04T10:00:00-05:00");
+    t->c.care_plan_established_at = t->c.care_plan_copy_given_at = I("2021-01-05T10:00:00-05:00");
+    t->visits[0].day = D("2020-12-01");
+    staff(t, "2021-06-10T10:00:00-04:00", 40 * 60);
+}
+static void r_ccm_2021_b(tc_t *t)
+{
+    t->c.month = M("2021-06");
+    t->c.consent_at = I("2021-01-04T10:00:00-05:00");
+    t->c.care_plan_established_at = t->c.care_plan_copy_given_at = I("2021-01-05T10:00:00-05:00");
+    t->visits[0].day = D("2020-12-01");
+    prac(t, "2021-06-10T10:00:00-04:00", 70 * 60);
+    t->cfg.cap_99439 = 0; /* so that B (99491 alone) outpays A */
+}
+static void r_fee2026(tc_t *t)
+{
+    t->c.month = M("2026-01");
+    staff(t, "2026-01-05T10:00:00-05:00", 25 * 60);
+}
+static void r_fee2025dec(tc_t *t)
+{
+    t->c.month = M("2025-12");
+    staff(t, "2025-12-31T22:00:00-05:00", 25 * 60);
+}
+static void r_fee2026_stale(tc_t *t)
+{
+    t->c.month = M("2026-02");
+    prac(t, "2026-02-05T10:00:00-05:00", 35 * 60); /* 99491 has no 2026 amount */
+}
+static void r_apcm1(tc_t *t) { apcm(t); t->c.n_conditions = 1; element(t, "2025-03-12T10:00:00-04:00"); }
+static void r_apcm2(tc_t *t) { apcm(t); element(t, "2025-03-12T10:00:00-04:00"); }
+static void r_apcm3(tc_t *t) { apcm(t); t->c.qmb = true; element(t, "2025-03-12T10:00:00-04:00"); }
+static void r_apcm_none(tc_t *t) { apcm(t); }
+static void r_apcm_none_cfg(tc_t *t) { apcm(t); t->cfg.apcm_requires_element = false; }
+static void r_apcm_2024(tc_t *t)
+{
+    apcm(t);
+    t->c.month = M("2024-11");
+    element(t, "2024-11-12T10:00:00-05:00");
+}
+static void r_apcm_tcm(tc_t *t) { r_apcm2(t); other(t, CCM_CODE_99495, NPI, "2025-03"); }
+static void r_apcm_evisit(tc_t *t) { r_apcm2(t); other(t, CCM_CODE_99421, NPI, "2025-03"); }
+static void r_apcm_other_apcm(tc_t *t) { r_apcm2(t); other(t, CCM_CODE_G0557, OTHER_NPI, "2025-03"); }
+static void r_apcm_other_ccm(tc_t *t) { r_apcm2(t); other(t, CCM_CODE_99490, OTHER_NPI, "2025-03"); }
+static void r_apcm_other_ccm_any(tc_t *t) { r_apcm_other_ccm(t); t->cfg.apcm_exclusion_any_practitioner = true; }
+static void r_apcm_ccm_consent(tc_t *t) { r_apcm2(t); t->c.consent_program = CCM_PROGRAM_CCM; }
+
+static void r_payer(tc_t *t) { r_staff45(t); t->c.payer = CCM_PAYER_MEDICARE_ADVANTAGE; }
+static void r_one_cond(tc_t *t) { r_staff45(t); t->c.n_conditions = 1; }
+static void r_short_cond(tc_t *t) { r_staff45(t); t->cond[1].expected_months = 6; }
+static void r_low_risk(tc_t *t) { r_staff45(t); t->cond[0].high_risk = false; }
+static void r_pcm_short(tc_t *t) { r_pcm_staff35(t); t->cond[0].expected_months = 2; }
+static void r_no_consent(tc_t *t) { r_staff45(t); t->c.has_consent = false; }
+static void r_consent_npi(tc_t *t) { r_staff45(t); t->c.consent_npi = OTHER_NPI; }
+static void r_consent_prog(tc_t *t) { r_staff45(t); t->c.consent_program = CCM_PROGRAM_PCM; }
+static void r_consent_late(tc_t *t) { r_staff45(t); t->c.consent_at = I("2025-04-01T00:00:00-04:00"); }
+static void r_consent_last_sec(tc_t *t)
+{
+    /* consent in the last minute of the month: gate passes, but all earlier minutes are lost */
+    r_staff45(t);
+    t->c.consent_at = I("2025-03-31T23:59:00-04:00");
+}
+static void r_consent_mid(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-10T12:00:00-04:00");
+    t->visits[0].day = D("2025-01-15");
+    staff(t, "2025-03-05T10:00:00-05:00", 1500); /* before consent */
+    staff(t, "2025-03-10T11:50:00-04:00", 1200); /* 600 s before, 600 s after */
+}
+static void r_revoked_before(tc_t *t) { r_staff45(t); t->c.revoked_at = I("2025-02-27T10:00:00-05:00"); }
+static void r_revoked_in(tc_t *t)
+{
+    t->c.revoked_at = I("2025-03-10T00:00:00-04:00");
+    staff(t, "2025-03-05T10:00:00-05:00", 600);
+    staff(t, "2025-03-20T10:00:00-04:00", 900);
+}
+static void r_revoked_in_cfg(tc_t *t) { r_revoked_in(t); t->cfg.count_after_revocation = false; }
+static void r_revoked_at_boundary(tc_t *t)
+{
+    /* revoked at the first instant of the month (local): an earlier month it is not */
+    r_staff45(t);
+    t->c.revoked_at = I("2025-03-01T00:00:00-05:00");
+}
+static void r_revoked_before_boundary(tc_t *t)
+{
+    r_staff45(t);
+    t->c.revoked_at = I("2025-02-28T23:59:59-05:00");
+}
+static void r_no_recent_visit(tc_t *t) { r_staff45(t); t->visits[0].day = D("2023-09-01"); }
+static void r_visit_12m_edge(tc_t *t) { r_staff45(t); t->visits[0].day = D("2023-10-02"); }
+static void r_visit_12m_out(tc_t *t) { r_staff45(t); t->visits[0].day = D("2023-10-01"); }
+static void r_visit_other_npi(tc_t *t) { r_staff45(t); t->visits[0].npi = OTHER_NPI; }
+static void r_visit_99211(tc_t *t) { r_staff45(t); t->visits[0].code = CCM_CODE_99211; }
+static void r_init_visit_in_month(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-01T09:00:00-05:00");
+    t->visits[0].day = D("2023-01-01");
+    visit(t, CCM_CODE_G0438, "2025-03-15", NPI, false);
+    staff(t, "2025-03-03T10:00:00-05:00", 1800); /* before the visit day: not countable */
+    staff(t, "2025-03-16T10:00:00-04:00", 1500);
+}
+static void r_telehealth(tc_t *t)
+{
+    r_staff45(t);
+    t->visits[0].day = D("2023-01-01");
+    visit(t, CCM_CODE_99214, "2024-10-02", NPI, false);
+    t->visits[1].telehealth = true;
+}
+static void r_telehealth_ok(tc_t *t) { r_telehealth(t); t->cfg.telehealth_initiating = true; }
+static void r_draft(tc_t *t) { r_staff45(t); t->c.care_plan = CCM_CARE_PLAN_DRAFT; }
+static void r_no_copy(tc_t *t) { r_staff45(t); t->c.care_plan_copy_given_at = CCM_INSTANT_NONE; }
+static void r_plan_late(tc_t *t) { r_staff45(t); t->c.care_plan_established_at = I("2025-04-02T10:00:00-04:00"); }
+static void r_g0181(tc_t *t) { r_staff45(t); other(t, CCM_CODE_G0181, OTHER_NPI, "2025-03"); }
+static void r_g0182(tc_t *t) { r_staff45(t); other(t, CCM_CODE_G0182, OTHER_NPI, "2025-03"); }
+static void r_esrd(tc_t *t) { r_staff45(t); other(t, CCM_CODE_90960, OTHER_NPI, "2025-03"); }
+static void r_esrd_pcm(tc_t *t) { r_pcm_staff35(t); other(t, CCM_CODE_90951, OTHER_NPI, "2025-03"); }
+static void r_g0181_off(tc_t *t) { r_g0181(t); t->cfg.exclude_cpo_esrd = false; }
+static void r_g0181_feb(tc_t *t) { r_staff45(t); other(t, CCM_CODE_G0181, OTHER_NPI, "2025-02"); }
+static void r_other_ccm(tc_t *t) { r_staff45(t); other(t, CCM_CODE_99490, OTHER_NPI, "2025-03"); }
+static void r_same_ccm(tc_t *t) { r_staff45(t); other(t, CCM_CODE_99491, NPI, "2025-03"); }
+static void r_pcm_same(tc_t *t) { r_staff45(t); other(t, CCM_CODE_99424, NPI, "2025-03"); }
+static void r_pcm_other(tc_t *t) { r_staff45(t); other(t, CCM_CODE_99426, OTHER_NPI, "2025-03"); }
+static void r_pcm_other_cfg(tc_t *t) { r_pcm_other(t); t->cfg.pcm_ccm_other_practitioner_allowed = false; }
+static void r_ccm_for_pcm(tc_t *t) { r_pcm_staff35(t); other(t, CCM_CODE_99490, NPI, "2025-03"); }
+static void r_pcm_other_pcm(tc_t *t) { r_pcm_staff35(t); other(t, CCM_CODE_99426, OTHER_NPI, "2025-03"); }
+static void r_apcm_same(tc_t *t) { r_staff45(t); other(t, CCM_CODE_G0557, NPI, "2025-03"); }
+static void r_apcm_otherp(tc_t *t) { r_staff45(t); other(t, CCM_CODE_G0557, OTHER_NPI, "2025-03"); }
+static void r_tcm_rpm_bhi(tc_t *t)
+{
+    r_staff45(t);
+    other(t, CCM_CODE_99495, NPI, "2025-03");
+    other(t, CCM_CODE_99457, NPI, "2025-03");
+    other(t, CCM_CODE_99484, NPI, "2025-03");
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_TCM, true, "2025-03-11T10:00:00-04:00", 1800);
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_RPM, true, "2025-03-12T10:00:00-04:00", 1800);
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_BHI, true, "2025-03-13T10:00:00-04:00", 1800);
+}
+static void r_inpatient_all(tc_t *t)
+{
+    r_staff45(t);
+    t->inpatient[t->c.n_inpatient++] = (ccm_span_t){I("2025-02-20T08:00:00-05:00"), I("2025-03-15T00:00:00-04:00")};
+    t->inpatient[t->c.n_inpatient++] = (ccm_span_t){I("2025-03-14T08:00:00-04:00"), CCM_INSTANT_NONE};
+}
+static void r_inpatient_part(tc_t *t)
+{
+    t->inpatient[t->c.n_inpatient++] = (ccm_span_t){I("2025-03-10T10:30:00-04:00"), I("2025-03-20T08:00:00-04:00")};
+    staff(t, "2025-03-10T10:00:00-04:00", 3600); /* half inside the stay */
+    staff(t, "2025-03-15T10:00:00-04:00", 3600); /* all inside */
+}
+static void r_inpatient_gap(tc_t *t)
+{
+    /* out for one hour on 2025-03-31: not inpatient the whole month */
+    t->inpatient[t->c.n_inpatient++] = (ccm_span_t){CCM_INSTANT_NONE, I("2025-03-31T10:00:00-04:00")};
+    t->inpatient[t->c.n_inpatient++] = (ccm_span_t){I("2025-03-31T11:00:00-04:00"), CCM_INSTANT_NONE};
+    staff(t, "2025-03-31T10:00:00-04:00", 3600);
+}
+static void r_dup(tc_t *t)
+{
+    staff(t, "2025-03-10T10:00:00-04:00", 1200);
+    staff(t, "2025-03-12T10:00:00-04:00", 1200);
+    strcpy(t->ids[1], "e0"); /* the same event delivered twice */
+}
+static void r_dup_other_month(tc_t *t)
+{
+    /* first delivery dated in February; a replay with the same id dated in March is the same event */
+    staff(t, "2025-02-10T10:00:00-05:00", 1500);
+    staff(t, "2025-03-12T10:00:00-04:00", 1500);
+    strcpy(t->ids[1], "e0");
+}
+static void r_overlap_prac_staff(tc_t *t)
+{
+    prac(t, "2025-03-10T10:00:00-04:00", 1800);
+    staff(t, "2025-03-10T10:15:00-04:00", 1800);
+}
+static void r_overlap_staff(tc_t *t)
+{
+    staff(t, "2025-03-10T10:00:00-04:00", 1200);
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_CCM, true, "2025-03-10T10:10:00-04:00", 1200);
+}
+static void r_overlap_contained(tc_t *t)
+{
+    staff(t, "2025-03-10T10:00:00-04:00", 3600);
+    staff(t, "2025-03-10T10:10:00-04:00", 600);
+    prac(t, "2025-03-10T10:20:00-04:00", 600);
+}
+static void r_nonclinical(tc_t *t)
+{
+    add_time_full(t, 0, CCM_ROLE_NON_CLINICAL, CCM_SERVICE_CCM, true, "2025-03-10T10:00:00-04:00", 3600);
+    staff(t, "2025-03-11T10:00:00-04:00", 600);
+}
+static void r_outside_us(tc_t *t)
+{
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_CCM, false, "2025-03-10T10:00:00-04:00", 3600);
+    staff(t, "2025-03-11T10:00:00-04:00", 600);
+}
+static void r_other_tag(tc_t *t)
+{
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_RPM, true, "2025-03-10T10:00:00-04:00", 3600);
+    staff(t, "2025-03-11T10:00:00-04:00", 600);
+}
+static void r_death(tc_t *t)
+{
+    t->c.died_at = I("2025-03-10T10:10:00-04:00");
+    staff(t, "2025-03-10T10:00:00-04:00", 1800);
+    staff(t, "2025-03-12T10:00:00-04:00", 1800);
+}
+static void r_history(tc_t *t)
+{
+    staff(t, "2025-02-10T10:00:00-05:00", 3000);
+    staff(t, "2025-04-10T10:00:00-04:00", 3000);
+    staff(t, "2025-03-10T10:00:00-04:00", 1300);
+}
+static void r_month_end_split(tc_t *t)
+{
+    /* 23:30 EDT on 31 March for an hour: 30 min belong to March (P-8) */
+    staff(t, "2025-03-31T23:30:00-04:00", 3600);
+    staff(t, "2025-03-20T10:00:00-04:00", 600);
+}
+static void r_month_start_split(tc_t *t)
+{
+    /* 23:50 EST on 28 Feb for 20 min: 10 min in March; with 10 more = 20 */
+    staff(t, "2025-02-28T23:50:00-05:00", 1200);
+    staff(t, "2025-03-20T10:00:00-04:00", 600);
+}
+static void r_dst_start(tc_t *t)
+{
+    /* 01:50 EST on 2025-03-09 for 20 elapsed minutes ends 03:10 EDT (wall clock says 80) */
+    staff(t, "2025-03-09T01:50:00-05:00", 1200);
+}
+static void r_dst_end(tc_t *t)
+{
+    /* 01:10–01:30 happens twice on 2025-11-02; the two entries do not overlap in time */
+    t->c.month = M("2025-11");
+    staff(t, "2025-11-02T01:10:00-04:00", 1200);
+    staff(t, "2025-11-02T01:10:00-05:00", 1200);
+}
+static void r_dst_month_sydney(tc_t *t)
+{
+    /* Sydney is on daylight time (+11) at the April boundary: 13:30Z on 31 March is
+     * 00:30 on 1 April locally, so this hour belongs to April, not March. */
+    t->tz = &s_syd;
+    staff(t, "2025-03-31T13:30:00Z", 3600);
+    staff(t, "2025-03-20T10:00:00+11:00", 600);
+}
+static void r_dos_prac(tc_t *t)
+{
+    prac(t, "2025-03-10T10:00:00-04:00", 1200);
+    staff(t, "2025-03-11T10:00:00-04:00", 300);
+    prac(t, "2025-03-25T10:00:00-04:00", 600); /* A reached 20 on 03-11, B 30 on 03-25 */
+}
+static void r_dos_midnight(tc_t *t)
+{
+    /* threshold reached exactly at local midnight: the DOS is the day the last second was worked */
+    staff(t, "2025-03-14T23:40:00-04:00", 1200);
+}
+static void r_rhc_2024(tc_t *t)
+{
+    t->c.clinic = CCM_CLINIC_RHC;
+    t->c.month = M("2024-12");
+    staff(t, "2024-12-10T10:00:00-05:00", 45 * 60);
+}
+static void r_rhc_2025_03(tc_t *t) { t->c.clinic = CCM_CLINIC_RHC; r_staff45(t); }
+static void r_rhc_2025_06_cfg(tc_t *t)
+{
+    t->c.clinic = CCM_CLINIC_FQHC;
+    t->cfg.rhc_g0511_2025h1 = true;
+    t->c.month = M("2025-06");
+    staff(t, "2025-06-30T23:00:00-04:00", 45 * 60); /* threshold reached 23:20 on 30 June */
+}
+static void r_rhc_2025_07_cfg(tc_t *t)
+{
+    t->c.clinic = CCM_CLINIC_RHC;
+    t->cfg.rhc_g0511_2025h1 = true;
+    t->c.month = M("2025-07");
+    staff(t, "2025-07-01T00:00:00-04:00", 45 * 60);
+}
+static void r_g0506_twice(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    visit(t, CCM_CODE_99214, "2025-03-20", NPI, true);
+    r_staff45(t);
+}
+static void r_g0506_bad(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99211, "2025-03-03", NPI, true);       /* nurse visit */
+    visit(t, CCM_CODE_99214, "2025-03-04", OTHER_NPI, true); /* other practitioner */
+    r_staff45(t);
+}
+static void r_g0506_prior(tc_t *t)
+{
+    other(t, CCM_CODE_G0506, NPI, "2024-10");
+    visit(t, CCM_CODE_99214, "2025-03-05", NPI, true);
+    r_staff45(t);
+}
+static void r_g0506_other_npi_history(tc_t *t)
+{
+    /* G0506 by another practitioner earlier does not use up this practitioner's */
+    other(t, CCM_CODE_G0506, OTHER_NPI, "2024-10");
+    visit(t, CCM_CODE_99214, "2025-03-05", NPI, true);
+    r_staff45(t);
+}
+
+/* ---- table ----------------------------------------------------------------- */
+
+typedef struct {
+    void (*setup)(tc_t *);
+    const char *reason;  /* "" = claim expected */
+    const char *lines;   /* "99490x1 99439x1"; NULL = do not check */
+    const char *dos;     /* NULL = do not check */
+    int64_t amount;      /* -1 = do not check */
+    int total, prac;     /* minutes; -1 = do not check */
+    int staff_min;       /* -1 = do not check */
+    const char *g0506;   /* "A,ALREADY_BILLED" etc.; NULL = do not check */
+    int stale;           /* -1 = do not check */
+    ccm_ev_t must_have;  /* an evidence kind that must be present; CCM_EV_COUNT = none */
+} row_t;
+
+#define ROW(name, ...) {name, {__VA_ARGS__}}
+
+typedef struct {
+    const char *name; /* test name: the rule id first */
+    row_t r;
+} named_row_t;
+
+static named_row_t s_rows[] = {
+    /* §8 worked examples and thresholds */
+    ROW("§8-A worked example: staff 25 min -> 99490x1, DOS threshold day (P-13)", r_staff25, "", "99490x1", "2025-03-26", 6049, 25, 0, 25, NULL, 0, CCM_EV_DOS),
+    ROW("§8-A worked example: staff 45 min -> 99490+99439", r_staff45, "", "99490x1 99439x1", "2025-03-10", 10642, 45, 0, 45, NULL, 0, CCM_EV_SELECTED),
+    ROW("§8-C worked example: complex, staff 95 min -> 99487+99489 ($202.17 > $152.35)", r_complex95, "", "99487x1 99489x1", "2025-03-10", 20217, 95, 0, 95, NULL, 0, CCM_EV_CANDIDATE),
+    ROW("§8-A/C product choice: complex 75 min pays more as A", r_complex75, "", "99490x1 99439x2", NULL, 15235, 75, 0, 75, NULL, 0, CCM_EV_SELECTED),
+    ROW("§6 add-on needs the full increment: 39:59 -> 99490 only", r_staff39, "", "99490x1", NULL, 6049, 39, 0, 39, NULL, 0, CCM_EV_COUNT),
+    ROW("§6 threshold is a minimum: 19:59 -> BELOW_THRESHOLD", r_staff1199, "BELOW_THRESHOLD", NULL, NULL, -1, 19, 0, 19, NULL, -1, CCM_EV_NO_CANDIDATE),
+    ROW("P-10 sum seconds then floor: 659 s + 541 s = 20 min", r_floor_sum, "", "99490x1", "2025-03-11", 6049, 20, 0, 20, NULL, 0, CCM_EV_TIME_TOTAL),
+    ROW("§7-CAP 99439 capped at 2: staff 100 min", r_staff100, "", "99490x1 99439x2", NULL, 15235, 100, 0, 100, NULL, 0, CCM_EV_CAP),
+    ROW("§7-CAP 99439 cap configurable (1)", r_staff100cap1, "", "99490x1 99439x1", NULL, 10642, 100, 0, 100, NULL, 0, CCM_EV_CAP),
+    ROW("§8-B practitioner 35 min -> 99491 beats 99490", r_prac35, "", "99491x1", "2025-03-10", 8216, 35, 35, 0, NULL, 0, CCM_EV_SELECTED),
+    ROW("§7-CAP 99437 capped at 2: practitioner 130 min", r_prac130, "", "99491x1 99437x2", NULL, 19732, 130, 130, 0, NULL, 0, CCM_EV_CAP),
+    ROW("§7-CAP 99437 cap configurable (3)", r_prac130cap3, "", "99491x1 99437x3", NULL, 25490, 130, 130, 0, NULL, 0, CCM_EV_COUNT),
+    ROW("§7-CAP 99489 no cap by default: complex 200 min -> 99489x4", r_complex200, "", "99487x1 99489x4", NULL, 41373, 200, 0, 200, NULL, 0, CCM_EV_COUNT),
+    ROW("§7-CAP 99489 cap configurable (2)", r_complex200cap, "", "99487x1 99489x2", NULL, 27269, 200, 0, 200, NULL, 0, CCM_EV_CAP),
+    ROW("§8-SELECT tie A vs B -> A", r_tie, "", "99490x1", NULL, 6049, 30, 30, 0, NULL, 0, CCM_EV_SELECTED),
+    ROW("§8-SELECT tie D vs E -> D", r_tie_pcm, "", "99426x1", NULL, 8087, 30, 30, 0, NULL, 0, CCM_EV_SELECTED),
+    ROW("§8-D PCM staff 35 min -> 99426 at 2022 amount (P-14 stale)", r_pcm_staff35, "", "99426x1", NULL, 6333, 35, 0, 35, NULL, 1, CCM_EV_FEE_STALE),
+    ROW("§8-E PCM practitioner 35 min -> 99424", r_pcm_prac35, "", "99424x1", NULL, 8087, 35, 35, 0, NULL, 0, CCM_EV_SELECTED),
+    ROW("§7-CAP 99427 capped at 2: PCM staff 130 min", r_pcm_staff130, "", "99426x1 99427x2", NULL, 16425, 130, 0, 130, NULL, 1, CCM_EV_CAP),
+    ROW("§7-CAP 99425 capped at 2: PCM practitioner 130 min (E beats D)", r_pcm_prac130, "", "99424x1 99425x2", NULL, 19861, 130, 130, 0, NULL, 0, CCM_EV_CAP),
+    ROW("§8-D PCM threshold 30: 29:59 -> BELOW_THRESHOLD", r_pcm_staff29, "BELOW_THRESHOLD", NULL, NULL, -1, 29, 0, 29, NULL, -1, CCM_EV_COUNT),
+    ROW("§7 PCM before 2022 uses G2065 (no add-on)", r_pcm_2021, "", "G2065x1", NULL, -1, 40, 0, 40, NULL, -1, CCM_EV_COUNT),
+    ROW("§7 99437 does not exist before 2022: 99491 alone", r_ccm_2021_b, "", "99491x1", NULL, 8216, 70, 70, 0, NULL, 1, CCM_EV_CODE_NOT_EFFECTIVE),
+    ROW("§9 fee year by DOS: 2026 DOS uses 2026 amount", r_fee2026, "", "99490x1", "2026-01-05", 6613, 25, 0, 25, NULL, 0, CCM_EV_FEE),
+    ROW("§9 fee year by DOS: DOS 2025-12-31 local uses 2025 (UTC says 2026)", r_fee2025dec, "", "99490x1", "2025-12-31", 6049, 25, 0, 25, NULL, 0, CCM_EV_FEE),
+    ROW("P-14 2026 99491 falls back to 2025 and says so", r_fee2026_stale, "", "99491x1", NULL, 8216, 35, 35, 0, NULL, 1, CCM_EV_FEE_STALE),
+    /* APCM */
+    ROW("§2-APCM tier G0556: one chronic condition", r_apcm1, "", "G0556x1", "2025-03-12", 1500, 0, 0, 0, NULL, 0, CCM_EV_APCM_TIER),
+    ROW("§2-APCM tier G0557: two chronic conditions", r_apcm2, "", "G0557x1", "2025-03-12", 5000, 0, 0, 0, NULL, 0, CCM_EV_APCM_ELEMENTS),
+    ROW("§2-APCM tier G0558: two conditions and QMB", r_apcm3, "", "G0558x1", NULL, 11000, 0, 0, 0, NULL, 0, CCM_EV_APCM_TIER),
+    ROW("§8-APCM no documented element -> BELOW_THRESHOLD", r_apcm_none, "BELOW_THRESHOLD", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_APCM_ELEMENTS),
+    ROW("§8-APCM element requirement configurable", r_apcm_none_cfg, "", "G0557x1", "2025-03-31", 5000, 0, 0, 0, NULL, 0, CCM_EV_COUNT),
+    ROW("§7 APCM does not exist before 2025", r_apcm_2024, "CODE_NOT_EFFECTIVE", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CODE_NOT_EFFECTIVE),
+    ROW("§10 APCM excludes TCM by the same practitioner", r_apcm_tcm, "EXCLUDED_SERVICE(99495)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 APCM excludes e-visits by the same practitioner", r_apcm_evisit, "EXCLUDED_SERVICE(99421)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 APCM by another practitioner -> OTHER_PRACTITIONER_BILLED", r_apcm_other_apcm, "OTHER_PRACTITIONER_BILLED", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_OTHER_PRACTITIONER),
+    ROW("§10 APCM with CCM by another practitioner: allowed by default", r_apcm_other_ccm, "", "G0557x1", NULL, 5000, -1, -1, -1, NULL, -1, CCM_EV_ALLOWED_WITH),
+    ROW("§10 APCM with CCM by any practitioner: configurable", r_apcm_other_ccm_any, "EXCLUDED_SERVICE(99490)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§3 APCM needs its own consent (CCM consent) -> NO_CONSENT", r_apcm_ccm_consent, "NO_CONSENT", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_OTHER_PROGRAM),
+    /* gates */
+    ROW("G0 not Part B FFS -> NOT_PART_B_FFS", r_payer, "NOT_PART_B_FFS", NULL, NULL, -1, 45, 0, 45, NULL, -1, CCM_EV_PAYER_FAIL),
+    ROW("G1 one condition -> NOT_ELIGIBLE_CONDITIONS", r_one_cond, "NOT_ELIGIBLE_CONDITIONS", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_NOT_ELIGIBLE),
+    ROW("G1 condition expected < 12 months does not count for CCM", r_short_cond, "NOT_ELIGIBLE_CONDITIONS", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_NOT_ELIGIBLE),
+    ROW("G1 condition without attested risk does not count", r_low_risk, "NOT_ELIGIBLE_CONDITIONS", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_NOT_ELIGIBLE),
+    ROW("G1 PCM condition must last >= 3 months", r_pcm_short, "NOT_ELIGIBLE_CONDITIONS", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_NOT_ELIGIBLE),
+    ROW("G2 no consent -> NO_CONSENT (no minutes count)", r_no_consent, "NO_CONSENT", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_CONSENT_MISSING),
+    ROW("P-3 consent for another billing NPI -> NO_CONSENT", r_consent_npi, "NO_CONSENT", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_OTHER_NPI),
+    ROW("§3 consent for another program -> NO_CONSENT", r_consent_prog, "NO_CONSENT", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_OTHER_PROGRAM),
+    ROW("P-1 consent after month end -> NO_CONSENT", r_consent_late, "NO_CONSENT", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_AFTER_MONTH),
+    ROW("P-1 consent in last minute: earlier minutes lost -> BELOW_THRESHOLD", r_consent_last_sec, "BELOW_THRESHOLD", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_BEFORE_CONSENT),
+    ROW("P-1 minutes before consent do not count (entry split at consent)", r_consent_mid, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_BEFORE_CONSENT),
+    ROW("P-2 revoked in an earlier month -> CONSENT_REVOKED", r_revoked_before, "CONSENT_REVOKED", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_REVOKED_EARLIER),
+    ROW("P-2 revoked one second before the month (local) -> CONSENT_REVOKED", r_revoked_before_boundary, "CONSENT_REVOKED", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CONSENT_REVOKED_EARLIER),
+    ROW("P-2 revoked at the month's first instant: month billable", r_revoked_at_boundary, "", "99490x1 99439x1", NULL, 10642, 45, 0, 45, NULL, 0, CCM_EV_CONSENT_REVOKED_THIS_MONTH),
+    ROW("P-2 revoked this month: billable, later minutes count (default)", r_revoked_in, "", "99490x1", "2025-03-20", 6049, 25, 0, 25, NULL, 0, CCM_EV_CONSENT_REVOKED_THIS_MONTH),
+    ROW("P-2 second half configurable: later minutes do not count", r_revoked_in_cfg, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_AFTER_REVOCATION),
+    ROW("G3 not seen within 12 months, no visit since -> INITIATING_VISIT_MISSING", r_no_recent_visit, "INITIATING_VISIT_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_VISIT_MISSING),
+    ROW("P-4 visit exactly 12 calendar months before start: no visit needed", r_visit_12m_edge, "", "99490x1 99439x1", NULL, 10642, 45, 0, 45, NULL, 0, CCM_EV_VISIT_NOT_REQUIRED),
+    ROW("P-4 visit 12 months and a day before start: visit needed", r_visit_12m_out, "INITIATING_VISIT_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_VISIT_MISSING),
+    ROW("§4 a visit by another practitioner does not count", r_visit_other_npi, "INITIATING_VISIT_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_VISIT_MISSING),
+    ROW("§4 a 99211 nurse visit does not qualify", r_visit_99211, "INITIATING_VISIT_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_VISIT_MISSING),
+    ROW("P-5 initiating visit this month: minutes before its day do not count", r_init_visit_in_month, "", "99490x1", "2025-03-16", 6049, 25, 0, 25, NULL, 0, CCM_EV_BEFORE_VISIT),
+    ROW("§4-TELEHEALTH telehealth initiating visit refused by default", r_telehealth, "INITIATING_VISIT_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_VISIT_TELEHEALTH),
+    ROW("§4-TELEHEALTH telehealth initiating visit accepted when configured", r_telehealth_ok, "", "99490x1 99439x1", NULL, 10642, 45, 0, 45, NULL, 0, CCM_EV_VISIT_DONE),
+    ROW("G4/P-6 care plan DRAFT -> CARE_PLAN_MISSING", r_draft, "CARE_PLAN_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CARE_PLAN_DRAFT),
+    ROW("G4/P-6 no copy given -> CARE_PLAN_MISSING", r_no_copy, "CARE_PLAN_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CARE_PLAN_NO_COPY),
+    ROW("G4/P-6 established after month end -> CARE_PLAN_MISSING", r_plan_late, "CARE_PLAN_MISSING", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_CARE_PLAN_LATE),
+    /* G5 / §10 */
+    ROW("§10 G0181 home health CPO -> EXCLUDED_SERVICE(G0181)", r_g0181, "EXCLUDED_SERVICE(G0181)", NULL, NULL, -1, 45, 0, 45, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 G0182 hospice CPO -> EXCLUDED_SERVICE(G0182)", r_g0182, "EXCLUDED_SERVICE(G0182)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 ESRD 90960 -> EXCLUDED_SERVICE(90960)", r_esrd, "EXCLUDED_SERVICE(90960)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 ESRD 90951 excludes PCM too", r_esrd_pcm, "EXCLUDED_SERVICE(90951)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 CPO/ESRD exclusion configurable (off)", r_g0181_off, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, NULL, 0, CCM_EV_ALLOWED_WITH),
+    ROW("§10 exclusion keyed by month: G0181 in February allowed", r_g0181_feb, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, NULL, 0, CCM_EV_EXCLUSIONS_OK),
+    ROW("§10 CCM by another practitioner -> OTHER_PRACTITIONER_BILLED", r_other_ccm, "OTHER_PRACTITIONER_BILLED", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_OTHER_PRACTITIONER),
+    ROW("§10 99491 already billed by the same practitioner -> EXCLUDED_SERVICE(99491)", r_same_ccm, "EXCLUDED_SERVICE(99491)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 PCM by the same practitioner -> EXCLUDED_SERVICE(99424)", r_pcm_same, "EXCLUDED_SERVICE(99424)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 PCM by a different practitioner: allowed by default", r_pcm_other, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, NULL, 0, CCM_EV_ALLOWED_WITH),
+    ROW("§10 PCM by a different practitioner: configurable", r_pcm_other_cfg, "EXCLUDED_SERVICE(99426)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 PCM program with CCM by the same practitioner -> EXCLUDED_SERVICE(99490)", r_ccm_for_pcm, "EXCLUDED_SERVICE(99490)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 PCM by another practitioner for a PCM month -> OTHER_PRACTITIONER_BILLED", r_pcm_other_pcm, "OTHER_PRACTITIONER_BILLED", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_OTHER_PRACTITIONER),
+    ROW("§10 APCM by the same practitioner -> EXCLUDED_SERVICE(G0557)", r_apcm_same, "EXCLUDED_SERVICE(G0557)", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_EXCLUDED),
+    ROW("§10 APCM by another practitioner: CCM allowed by default", r_apcm_otherp, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, NULL, 0, CCM_EV_ALLOWED_WITH),
+    ROW("§10 TCM/RPM/BHI allowed; their minutes are not CCM minutes (P-11)", r_tcm_rpm_bhi, "", "99490x1 99439x1", NULL, 10642, 45, 0, 45, NULL, 0, CCM_EV_OTHER_SERVICE),
+    ROW("G6 inpatient the whole month (overlapping stays) -> INPATIENT_WHOLE_MONTH", r_inpatient_all, "INPATIENT_WHOLE_MONTH", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_INPATIENT_WHOLE_MONTH),
+    ROW("P-11 inpatient minutes do not count", r_inpatient_part, "", "99490x1", "2025-03-10", 6049, 30, 0, 30, NULL, 0, CCM_EV_INPATIENT_TIME),
+    ROW("G6 out of hospital for one hour: not the whole month; that hour counts", r_inpatient_gap, "", "99490x1 99439x2", "2025-03-31", -1, 60, 0, 60, NULL, 0, CCM_EV_NOT_INPATIENT_WHOLE_MONTH),
+    /* time accounting */
+    ROW("P-7 duplicate event id counted once", r_dup, "", "99490x1", "2025-03-10", 6049, 20, 0, 20, NULL, 0, CCM_EV_DUPLICATE),
+    ROW("P-7 duplicate id across months: first delivery wins", r_dup_other_month, "BELOW_THRESHOLD", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_DUPLICATE),
+    ROW("P-9 practitioner/staff overlap counts once, as practitioner", r_overlap_prac_staff, "", "99490x1 99439x1", NULL, 10642, 45, 30, 15, NULL, 0, CCM_EV_OVERLAP),
+    ROW("P-9 two staff overlapping count once (union)", r_overlap_staff, "", "99490x1", NULL, 6049, 30, 0, 30, NULL, 0, CCM_EV_OVERLAP),
+    ROW("P-9 nested intervals: union is the outer one", r_overlap_contained, "", "99490x1 99439x2", NULL, 15235, 60, 10, 50, NULL, 0, CCM_EV_OVERLAP),
+    ROW("P-11 non-clinical staff time does not count", r_nonclinical, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_NON_CLINICAL),
+    ROW("P-11 time furnished outside the US does not count", r_outside_us, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_OUTSIDE_US),
+    ROW("P-11 time tagged to another service does not count", r_other_tag, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_OTHER_SERVICE),
+    ROW("P-11 minutes after death do not count", r_death, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_AFTER_DEATH),
+    ROW("§13 entries of other months are ignored", r_history, "", "99490x1", NULL, 6049, 21, 0, 21, NULL, 0, CCM_EV_COUNT),
+    ROW("P-8 entry across the month end is split at local midnight", r_month_end_split, "", "99490x1 99439x1", "2025-03-31", 10642, 40, 0, 40, NULL, 0, CCM_EV_SPLIT_MONTH),
+    ROW("P-8 entry across the month start is split at local midnight", r_month_start_split, "", "99490x1", "2025-03-20", 6049, 20, 0, 20, NULL, 0, CCM_EV_SPLIT_MONTH),
+    ROW("P-8 DST start: elapsed minutes, not wall clock", r_dst_start, "", "99490x1", "2025-03-09", 6049, 20, 0, 20, NULL, 0, CCM_EV_COUNT),
+    ROW("P-8 DST end: the repeated hour is two distinct intervals", r_dst_end, "", "99490x1 99439x1", "2025-11-02", 10642, 40, 0, 40, NULL, 0, CCM_EV_COUNT),
+    ROW("P-8 month boundary in daylight time (Sydney +11)", r_dst_month_sydney, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_COUNT),
+    ROW("P-13 DOS of B is the day practitioner time reached 30", r_dos_prac, "", "99491x1", "2025-03-25", 8216, 35, 30, 5, NULL, 0, CCM_EV_DOS),
+    ROW("P-13 threshold reached at local midnight: DOS is the day worked", r_dos_midnight, "", "99490x1", "2025-03-14", 6049, 20, 0, 20, NULL, 0, CCM_EV_DOS),
+    /* RHC / FQHC */
+    ROW("§9-RHC before 2025: G0511", r_rhc_2024, "", "G0511x1", "2024-12-10", 7290, 45, 0, 45, NULL, 0, CCM_EV_RHC_G0511),
+    ROW("§9-RHC 2025 H1 default: individual codes", r_rhc_2025_03, "", "99490x1 99439x1", NULL, 10642, 45, 0, 45, NULL, 0, CCM_EV_COUNT),
+    ROW("§9-RHC FQHC G0511 allowed through 2025-06-30 when configured", r_rhc_2025_06_cfg, "", "G0511x1", "2025-06-30", 7290, 45, 0, 45, NULL, 1, CCM_EV_RHC_G0511),
+    ROW("§9-RHC from 2025-07-01 individual codes only", r_rhc_2025_07_cfg, "", "99490x1 99439x1", "2025-07-01", 10642, 45, 0, 45, NULL, 0, CCM_EV_RHC_G0511_CLOSED),
+    /* G0506 */
+    ROW("§4-G0506 twice: first allowed, second ALREADY_BILLED", r_g0506_twice, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, "A,ALREADY_BILLED", 0, CCM_EV_COUNT),
+    ROW("§4-G0506 on a nurse visit / other practitioner's visit refused", r_g0506_bad, "", NULL, NULL, -1, -1, -1, -1, "NOT_INITIATING_VISIT,OTHER_PRACTITIONER", -1, CCM_EV_COUNT),
+    ROW("§4-G0506 billed in an earlier month -> ALREADY_BILLED", r_g0506_prior, "", NULL, NULL, -1, -1, -1, -1, "ALREADY_BILLED", -1, CCM_EV_COUNT),
+    ROW("§4-G0506 is per practitioner: another's earlier G0506 does not count", r_g0506_other_npi_history, "", NULL, NULL, -1, -1, -1, -1, "A", -1, CCM_EV_COUNT),
+};
+
+static void s_day_text(int32_t day, char *buf, size_t len)
+{
+    int32_t y, m, d;
+    ccm_tz_civil_from_days(day, &y, &m, &d);
+    snprintf(buf, len, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+}
+
+static void s_eval(tc_t *t, ccm_decision_t *d)
+{
+    static _Alignas(16) unsigned char buf[4096];
+    ccm_rules_scratch_t scratch = {buf, sizeof buf};
+    assert_true(ccm_rules_scratch_size(&t->c) <= sizeof buf);
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, t->fees ? t->fees : &s_fees, t->tz, &t->c, &scratch, d, NULL), 0);
+}
+
+static void run_row(void **state)
+{
+    const row_t *r = *state;
+    tc_t *t = malloc(sizeof *t);
+    ccm_decision_t *d = malloc(sizeof *d);
+    assert_non_null(t);
+    assert_non_null(d);
+    base(t);
+    r->setup(t);
+    s_eval(t, d);
+
+    char got[256] = "";
+    if (d->reason == CCM_REASON_EXCLUDED_SERVICE)
+        snprintf(got, sizeof got, "EXCLUDED_SERVICE(%s)", ccm_rules_code_name(d->reason_code));
+    else if (d->reason != CCM_REASON_NONE)
+        snprintf(got, sizeof got, "%s", ccm_rules_reason_name(d->reason));
+    assert_string_equal(got, r->reason);
+    assert_int_equal(d->claim, r->reason[0] == '\0');
+    if (r->lines) {
+        got[0] = '\0';
+        for (int i = 0; i < d->n_lines; i++) {
+            size_t n = strlen(got);
+            snprintf(got + n, sizeof got - n, "%s%sx%d", i ? " " : "", ccm_rules_code_name(d->lines[i].code),
+                     d->lines[i].units);
+        }
+        assert_string_equal(got, r->lines);
+    }
+    if (r->dos) {
+        s_day_text(d->dos, got, sizeof got);
+        assert_string_equal(got, r->dos);
+    }
+    if (r->amount >= 0)
+        assert_int_equal(d->amount_cents, r->amount);
+    if (r->total >= 0)
+        assert_int_equal(d->total_minutes, r->total);
+    if (r->prac >= 0)
+        assert_int_equal(d->practitioner_minutes, r->prac);
+    if (r->staff_min >= 0)
+        assert_int_equal(d->staff_minutes, r->staff_min);
+    if (r->stale >= 0)
+        assert_int_equal(d->fee_stale, r->stale);
+    if (r->g0506) {
+        got[0] = '\0';
+        for (int i = 0; i < d->n_g0506; i++) {
+            size_t n = strlen(got);
+            snprintf(got + n, sizeof got - n, "%s%s", i ? "," : "",
+                     d->g0506[i].allowed ? "A" : ccm_rules_g0506_reason_name(d->g0506[i].reason));
+        }
+        assert_string_equal(got, r->g0506);
+    }
+    if (r->must_have != CCM_EV_COUNT) {
+        bool found = false;
+        for (int i = 0; i < d->n_evidence; i++)
+            found |= d->evidence[i].kind == r->must_have;
+        if (!found)
+            fail_msg("evidence kind %d (%s) missing", (int)r->must_have, ccm_rules_evidence_rule(r->must_have));
+    }
+    /* every decision explains itself: each evidence item names a rule and renders */
+    for (int i = 0; i < d->n_evidence; i++) {
+        char text[256];
+        assert_string_not_equal(ccm_rules_evidence_rule(d->evidence[i].kind), "?");
+        assert_true(ccm_rules_evidence_format(&d->evidence[i], text, sizeof text) > 0);
+    }
+    free(d);
+    free(t);
+}
+
+/* ---- non-table tests --------------------------------------------------------- */
+
+/* P-7: an entry with end <= start is rejected, naming the entry. */
+static void t_p7_rejects_bad_entries(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    ccm_decision_t *d = malloc(sizeof *d);
+    _Alignas(16) unsigned char buf[4096];
+    ccm_rules_scratch_t scratch = {buf, sizeof buf};
+    int32_t bad;
+    base(t);
+    staff(t, "2025-03-10T10:00:00-04:00", 600);
+    staff(t, "2025-03-11T10:00:00-04:00", 0);
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, &bad), CCM_EINVAL);
+    assert_int_equal(bad, 1);
+    t->time[1].seconds = -5;
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, &bad), CCM_EINVAL);
+    assert_int_equal(bad, 1);
+    /* zero seconds is fine for an APCM element */
+    t->time[1].service = CCM_SERVICE_APCM;
+    t->time[1].seconds = 0;
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, &bad), 0);
+    /* §1: the billing practitioner must be a practitioner */
+    t->c.billing_role = CCM_ROLE_CLINICAL_STAFF;
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, &bad), CCM_EINVAL);
+    /* scratch too small is reported, not overrun */
+    t->c.billing_role = CCM_ROLE_PHYSICIAN;
+    scratch.size = 8;
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, &bad), CCM_ETOOBIG);
+    free(d);
+    free(t);
+}
+
+/* P-9 with many entries: the heap-sort path agrees with the arithmetic. */
+static void t_p9_many_entries(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    ccm_decision_t *d = malloc(sizeof *d);
+    ccm_time_entry_t *e = calloc(400, sizeof *e);
+    base(t);
+    /* 200 disjoint 60 s staff entries, each duplicated with a different id and
+     * shifted by 30 s: union per pair = 90 s; 200 * 90 = 18000 s = 300 min */
+    int64_t t0 = I("2025-03-10T08:00:00-04:00");
+    for (int i = 0; i < 200; i++) {
+        e[2 * i] = (ccm_time_entry_t){NULL, 0, CCM_ROLE_CLINICAL_STAFF, true, CCM_SERVICE_CCM, t0 + i * 600, 60};
+        e[2 * i + 1] = (ccm_time_entry_t){NULL, 0, CCM_ROLE_CLINICAL_STAFF, true, CCM_SERVICE_CCM, t0 + i * 600 + 30, 60};
+    }
+    /* reverse order to exercise the sort */
+    for (int i = 0; i < 200; i++) {
+        ccm_time_entry_t x = e[i];
+        e[i] = e[399 - i];
+        e[399 - i] = x;
+    }
+    t->c.time = e;
+    t->c.n_time = 400;
+    size_t need = ccm_rules_scratch_size(&t->c);
+    void *buf = malloc(need);
+    ccm_rules_scratch_t scratch = {buf, need};
+    assert_int_equal(ccm_rules_evaluate(&t->cfg, &s_fees, &s_ny, &t->c, &scratch, d, NULL), 0);
+    assert_int_equal(d->staff_seconds, 18000);
+    assert_int_equal(d->total_minutes, 300);
+    free(buf);
+    free(e);
+    free(d);
+    free(t);
+}
+
+/* P-14 and the fee-file parser. */
+static void t_fees(void **state)
+{
+    (void)state;
+    ccm_fees_t *f = malloc(sizeof *f);
+    char err[200];
+    ccm_fees_init(f);
+    const char *csv = "code,amount_cents,source\n# c\n99490,6049,S17\n\n99439, 4593 ,S17\n";
+    assert_int_equal(ccm_fees_parse_csv(f, 2025, csv, strlen(csv), err, sizeof err), 0);
+    ccm_fee_t x = ccm_fees_lookup(f, CCM_CODE_99490, 2025);
+    assert_int_equal(x.cents, 6049);
+    assert_false(x.stale);
+    assert_string_equal(x.source, "S17");
+    x = ccm_fees_lookup(f, CCM_CODE_99490, 2027);
+    assert_int_equal(x.cents, 6049);
+    assert_int_equal(x.year, 2025);
+    assert_true(x.stale);
+    x = ccm_fees_lookup(f, CCM_CODE_99490, 2020); /* only later years known */
+    assert_int_equal(x.year, 2025);
+    assert_true(x.stale);
+    assert_int_equal(ccm_fees_lookup(f, CCM_CODE_99491, 2025).cents, -1);
+    const char *bad1 = "99999,100,x\n";
+    assert_int_equal(ccm_fees_parse_csv(f, 2025, bad1, strlen(bad1), err, sizeof err), CCM_EINVAL);
+    assert_non_null(strstr(err, "unknown code"));
+    const char *bad2 = "99491,12.50,x\n";
+    assert_int_equal(ccm_fees_parse_csv(f, 2025, bad2, strlen(bad2), err, sizeof err), CCM_EINVAL);
+    const char *bad3 = "99490,1,x\n";
+    assert_int_equal(ccm_fees_parse_csv(f, 2025, bad3, strlen(bad3), err, sizeof err), CCM_EINVAL);
+    assert_non_null(strstr(err, "duplicate"));
+    /* the shipped tables carry every §7 code with a known amount (§13) */
+    const ccm_code_t need[] = {CCM_CODE_99490, CCM_CODE_99439, CCM_CODE_99491, CCM_CODE_99437,
+                               CCM_CODE_99487, CCM_CODE_99489, CCM_CODE_99424, CCM_CODE_99425,
+                               CCM_CODE_99426, CCM_CODE_99427, CCM_CODE_G0556, CCM_CODE_G0557,
+                               CCM_CODE_G0558};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        assert_true(ccm_fees_lookup(&s_fees, need[i], 2026).cents > 0);
+    assert_int_equal(ccm_fees_lookup(&s_fees, CCM_CODE_99426, 2025).cents, 6333);
+    assert_int_equal(ccm_fees_lookup(&s_fees, CCM_CODE_99426, 2025).year, 2022);
+    free(f);
+}
+
+/* §7: catalogue and effective dates. */
+static void t_catalogue(void **state)
+{
+    (void)state;
+    assert_int_equal(ccm_rules_code_parse("99490"), CCM_CODE_99490);
+    assert_int_equal(ccm_rules_code_parse("99999"), CCM_CODE_NONE);
+    assert_string_equal(ccm_rules_code_name(CCM_CODE_G0506), "G0506");
+    assert_false(ccm_rules_code_effective(CCM_CODE_99439, D("2020-12-31")));
+    assert_true(ccm_rules_code_effective(CCM_CODE_99439, D("2021-01-01")));
+    assert_true(ccm_rules_code_effective(CCM_CODE_G0511, D("2025-06-30")));
+    assert_false(ccm_rules_code_effective(CCM_CODE_G0511, D("2025-07-01")));
+    assert_false(ccm_rules_code_effective(CCM_CODE_G0556, D("2024-12-31")));
+    uint64_t npi;
+    assert_int_equal(ccm_rules_npi_parse("1234567893", &npi), 0);
+    assert_int_equal(npi, NPI);
+    assert_int_equal(ccm_rules_npi_parse("123456789", &npi), CCM_EINVAL);
+    assert_int_equal(ccm_rules_npi_parse("12345678a3", &npi), CCM_EINVAL);
+}
+
+/* Purity: the same input gives the same decision, and the input is untouched. */
+static void t_pure(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    ccm_decision_t *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    base(t);
+    r_tcm_rpm_bhi(t);
+    tc_t *copy = malloc(sizeof *copy);
+    memcpy(copy, t, sizeof *t);
+    memset(a, 0xAB, sizeof *a);
+    memset(b, 0x00, sizeof *b);
+    s_eval(t, a);
+    s_eval(t, b);
+    assert_int_equal(a->amount_cents, b->amount_cents);
+    assert_int_equal(a->n_evidence, b->n_evidence);
+    for (int i = 0; i < a->n_evidence; i++) {
+        assert_int_equal(a->evidence[i].kind, b->evidence[i].kind);
+        assert_int_equal(a->evidence[i].index, b->evidence[i].index);
+        assert_int_equal(a->evidence[i].code, b->evidence[i].code);
+        assert_int_equal(a->evidence[i].a, b->evidence[i].a);
+        assert_int_equal(a->evidence[i].b, b->evidence[i].b);
+    }
+    assert_memory_equal(t->time, copy->time, sizeof t->time);
+    free(copy);
+    free(a);
+    free(b);
+    free(t);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    char err[512];
+    if (ccm_tz_load(&s_ny, "America/New_York") != 0 || ccm_tz_load(&s_syd, "Australia/Sydney") != 0) {
+        fprintf(stderr, "cannot load tzdata\n");
+        return -1;
+    }
+    if (ccm_fees_load_dir(&s_fees, CCM_FEES_DIR_DEFAULT, err, sizeof err) != 0) {
+        fprintf(stderr, "fees: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    enum { NROWS = sizeof s_rows / sizeof s_rows[0] };
+    struct CMUnitTest tests[NROWS + 5];
+    memset(tests, 0, sizeof tests);
+    for (size_t i = 0; i < NROWS; i++) {
+        tests[i].name = s_rows[i].name;
+        tests[i].test_func = run_row;
+        tests[i].initial_state = &s_rows[i].r;
+    }
+    tests[NROWS + 0] = (struct CMUnitTest)cmocka_unit_test(t_p7_rejects_bad_entries);
+    tests[NROWS + 1] = (struct CMUnitTest)cmocka_unit_test(t_p9_many_entries);
+    tests[NROWS + 2] = (struct CMUnitTest)cmocka_unit_test(t_fees);
+    tests[NROWS + 3] = (struct CMUnitTest)cmocka_unit_test(t_catalogue);
+    tests[NROWS + 4] = (struct CMUnitTest)cmocka_unit_test(t_pure);
+    return _cmocka_run_group_tests("rules", tests, NROWS + 5, s_setup, NULL);
+}
