@@ -3,10 +3,12 @@
  * Used by the durability test while the service and the broker are killed.
  *
  *   pipeline_client --broker EP --clinic C --count N [--window W] [--timeout MS]
- *                   [--deadline S] [--prefix P]
+ *                   [--deadline S] [--prefix P] [--rate N]
  *
  * Registration i has request_id "<P>-<i>", MRN "<P><i>" and a valid MBI derived
- * from i, so a resend is byte-identical to the first send. Prints one JSON line:
+ * from i, so a resend is byte-identical to the first send. --rate caps sends per
+ * second (token bucket, no bursts), so a test can act at known points of the run
+ * however fast the machine is. Prints one JSON line:
  * {"ok":N,"failed":F,"resent":R,"reconnects":C,"seconds":S,"per_second":X}.
  * Exit 0 when all N got an OK reply, 1 otherwise. */
 #include <getopt.h>
@@ -58,13 +60,17 @@ static size_t s_pack(const char *prefix, const char *clinic, long i, uint8_t *bu
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'},  {"clinic", required_argument, 0, 'c'},
-        {"count", required_argument, 0, 'n'},   {"window", required_argument, 0, 'w'},
-        {"timeout", required_argument, 0, 't'}, {"deadline", required_argument, 0, 'd'},
-        {"prefix", required_argument, 0, 'p'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"clinic", required_argument, 0, 'c'},
+                                         {"count", required_argument, 0, 'n'},
+                                         {"window", required_argument, 0, 'w'},
+                                         {"timeout", required_argument, 0, 't'},
+                                         {"deadline", required_argument, 0, 'd'},
+                                         {"prefix", required_argument, 0, 'p'},
+                                         {"rate", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
     const char *broker = NULL, *clinic = "C01", *prefix = "P";
-    long count = 1000, window = 200, timeout_ms = 1000, deadline_s = 300;
+    long count = 1000, window = 200, timeout_ms = 1000, deadline_s = 300, rate = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -75,6 +81,7 @@ int main(int argc, char **argv)
         case 't': timeout_ms = atol(optarg); break;
         case 'd': deadline_s = atol(optarg); break;
         case 'p': prefix = optarg; break;
+        case 'r': rate = atol(optarg); break;
         default: return 2;
         }
     }
@@ -90,14 +97,28 @@ int main(int argc, char **argv)
     long ok = 0, failed = 0, resent = 0, reconnects = 0, inflight = 0, next = 0;
     long from = 0; /* no UNSENT registration below this index */
     double t0 = s_now(), last_progress = t0;
+    double last_scan = t0;            /* last search for requests past their timeout */
+    double tokens = 0, refilled = t0; /* --rate: sends allowed now, at most 50 */
     uint8_t buf[512];
     while (ok + failed < count && s_now() - t0 < (double)deadline_s) {
         /* Fill the window: first anything to resend (scan from 0), then new ones. */
         while (from < count && state[from] != UNSENT)
             from++;
+        if (rate > 0) {
+            double now = s_now();
+            tokens += (now - refilled) * (double)rate;
+            if (tokens > 50)
+                tokens = 50;
+            refilled = now;
+        }
         for (long i = from; i < count && inflight < window; i++) {
             if (state[i] != UNSENT)
                 continue;
+            if (rate > 0) {
+                if (tokens < 1)
+                    break;
+                tokens -= 1;
+            }
             size_t len = s_pack(prefix, clinic, i, buf);
             if (ccm_client_send(cl, "enrollment", buf, len) != 0)
                 break;
@@ -111,7 +132,7 @@ int main(int argc, char **argv)
         }
         void *rep;
         size_t rlen;
-        int rc = ccm_client_recv(cl, NULL, &rep, &rlen, 100);
+        int rc = ccm_client_recv(cl, NULL, &rep, &rlen, rate > 0 ? 5 : 100);
         if (rc == 0) {
             Ccm__Enrollment__Reply *r = ccm__enrollment__reply__unpack(NULL, rlen, rep);
             free(rep);
@@ -151,6 +172,17 @@ int main(int argc, char **argv)
             inflight = 0;
             from = 0;
             last_progress = now;
+        } else if (now - last_scan > (double)timeout_ms / 1000.0) {
+            /* Others progress but some requests went to a worker that died: resend
+             * those that waited longer than the timeout, on the same socket. */
+            for (long i = 0; i < count; i++)
+                if (state[i] == INFLIGHT && now - sent_at[i] > (double)timeout_ms / 1000.0) {
+                    state[i] = UNSENT;
+                    inflight--;
+                    if (i < from)
+                        from = i;
+                }
+            last_scan = now;
         }
     }
     double secs = s_now() - t0;
