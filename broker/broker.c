@@ -59,9 +59,10 @@ struct service {
 
 struct ccm_broker {
     void *ctx;
-    void *router; /* 7/MDP */
-    void *xsub;   /* doorbells in (from services' PUB) */
-    void *xpub;   /* doorbells out (to subscribers' SUB) */
+    void *router;  /* 7/MDP */
+    void *xsub;    /* doorbells in (from services' PUB) */
+    void *xpub;    /* doorbells out (to subscribers' SUB) */
+    void *monitor; /* PAIR receiving the ROUTER's disconnect events */
     worker_t *workers;
     service_t *services;
     ccm_frames_t *in;     /* scratch: received message */
@@ -413,6 +414,20 @@ static void s_forward(ccm_broker_t *b, void *from, void *to)
     ccm_frames_clear(b->in);
 }
 
+/* Logs one event of the ROUTER's monitor: frame 1 = u16 event + u32 value,
+ * frame 2 = the endpoint. */
+static void s_on_monitor(ccm_broker_t *b)
+{
+    if (ccm_frames_recv(b->in, b->monitor, ZMQ_DONTWAIT) == 0 && ccm_frames_size(b->in) == 2 &&
+        ccm_frames_len(b->in, 0) >= 2) {
+        int len = (int)ccm_frames_len(b->in, 1);
+        ccm_debug("event=peer_disconnected endpoint=%.*s reason=\"the peer closed, or ZeroMQ "
+                 "dropped it: a message over max_msg_size or a ZMTP error\"",
+                 len, (const char *)ccm_frames_data(b->in, 1));
+    }
+    ccm_frames_clear(b->in);
+}
+
 /* ---- life cycle ---- */
 
 static void *s_bind(ccm_broker_t *b, int type, const char *ep, int64_t maxmsg)
@@ -457,6 +472,12 @@ int ccm_broker_new(const ccm_broker_opts_t *o, ccm_broker_t **out)
         goto fail;
     if (o->doorbell_out && !(b->xpub = s_bind(b, ZMQ_XPUB, o->doorbell_out, o->maxmsgsize)))
         goto fail;
+    /* ZeroMQ drops a connection that sends a message over ZMQ_MAXMSGSIZE (or breaks
+     * ZMTP) without telling the application; its monitor is how we can log it. */
+    if (zmq_socket_monitor(b->router, "inproc://ccm-broker-monitor", ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(b->monitor = zmq_socket(b->ctx, ZMQ_PAIR)) ||
+        zmq_connect(b->monitor, "inproc://ccm-broker-monitor") != 0)
+        goto fail;
     b->heartbeat_at = s_now() + CCM_HEARTBEAT_MS;
     *out = b;
     return 0;
@@ -492,6 +513,8 @@ void ccm_broker_destroy(ccm_broker_t **p)
         zmq_close(b->xsub);
     if (b->xpub)
         zmq_close(b->xpub);
+    if (b->monitor)
+        zmq_close(b->monitor);
     if (b->ctx)
         zmq_ctx_term(b->ctx);
     ccm_frames_destroy(&b->in);
@@ -502,9 +525,11 @@ void ccm_broker_destroy(ccm_broker_t **p)
 
 int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t items[3] = {
-        {b->router, 0, ZMQ_POLLIN, 0}, {b->xsub, 0, ZMQ_POLLIN, 0}, {b->xpub, 0, ZMQ_POLLIN, 0}};
-    int nitems = b->xsub && b->xpub ? 3 : 1;
+    zmq_pollitem_t items[4] = {{b->router, 0, ZMQ_POLLIN, 0},
+                               {b->monitor, 0, ZMQ_POLLIN, 0},
+                               {b->xsub, 0, ZMQ_POLLIN, 0},
+                               {b->xpub, 0, ZMQ_POLLIN, 0}};
+    int nitems = b->xsub && b->xpub ? 4 : 2;
     while (!*stop) {
         int64_t wait = b->heartbeat_at - s_now();
         int rc = zmq_poll(items, nitems, wait > 0 ? (long)wait : 0);
@@ -528,10 +553,12 @@ int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop)
             s_on_router(b);
             ccm_frames_clear(b->in);
         }
-        if (nitems == 3) {
-            if (items[1].revents & ZMQ_POLLIN)
-                s_forward(b, b->xsub, b->xpub);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_on_monitor(b);
+        if (nitems == 4) {
             if (items[2].revents & ZMQ_POLLIN)
+                s_forward(b, b->xsub, b->xpub);
+            if (items[3].revents & ZMQ_POLLIN)
                 s_forward(b, b->xpub, b->xsub);
         }
         s_heartbeat(b);

@@ -7,3 +7,6 @@ add_test(NAME system_enrollment
 add_test(NAME system_durability
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_durability.py ${PROJECT_BINARY_DIR})
 set_tests_properties(system_enrollment system_durability PROPERTIES TIMEOUT 600)
+add_test(NAME system_bad_input
+         COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py ${PROJECT_BINARY_DIR})
+set_tests_properties(system_bad_input PROPERTIES TIMEOUT 300)

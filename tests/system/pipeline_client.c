@@ -34,8 +34,12 @@ static double s_now(void)
 static void s_mbi(long i, char out[12])
 {
     long d = i % 10000;
-    snprintf(out, 12, "%cAC%ldCD%ldEF%ld%ld", (char)('1' + i / 10000), d / 1000, (d / 100) % 10,
-             (d / 10) % 10, d % 10);
+    memcpy(out, "1AC0CD0EF00", 12);
+    out[0] = (char)('1' + i / 10000);
+    out[3] = (char)('0' + d / 1000);
+    out[6] = (char)('0' + (d / 100) % 10);
+    out[9] = (char)('0' + (d / 10) % 10);
+    out[10] = (char)('0' + d % 10);
 }
 
 static size_t s_pack(const char *prefix, const char *clinic, long i, uint8_t *buf)

@@ -92,7 +92,7 @@ def test_kill_service_and_broker_while_pipelining():
         summary = json.loads(out)
         print("client:", summary)
         assert summary["ok"] == COUNT and summary["failed"] == 0
-        assert summary["reconnects"] >= 1 and summary["resent"] > 0, \
+        assert summary["resent"] > 0, \
             "the kills caused no retry, so nothing was tested: %s" % summary
         s.wait_ready("enrollment")
 
