@@ -110,8 +110,10 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
     }
     const char *broker_ep = ccm_config_get(cfg, sec, "broker", "tcp://127.0.0.1:7710");
     const char *doorbell_ep = ccm_config_get(cfg, sec, "doorbell", "tcp://127.0.0.1:7711");
+    const char *subscribe_ep = ccm_config_get(cfg, sec, "subscribe", "tcp://127.0.0.1:7712");
     if (!ccm_wire_endpoint_is_local(broker_ep) ||
-        (doorbell_ep[0] && !ccm_wire_endpoint_is_local(doorbell_ep))) {
+        (doorbell_ep[0] && !ccm_wire_endpoint_is_local(doorbell_ep)) ||
+        (subscribe_ep[0] && !ccm_wire_endpoint_is_local(subscribe_ep))) {
         ccm_error("event=refused reason=\"a non-loopback broker needs CURVE keys, which this "
                   "build does not support yet\" broker=%s",
                   broker_ep);
@@ -127,6 +129,7 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
     ccm_worker_opts_t wo = {.service = def->name,
                             .broker = broker_ep,
                             .doorbell = doorbell_ep[0] ? doorbell_ep : NULL,
+                            .subscribe = subscribe_ep[0] ? subscribe_ep : NULL,
                             .data_dir = ccm_config_get(cfg, sec, "data", data_default),
                             .dbs = def->dbs,
                             .schema_version = def->schema_version,

@@ -19,6 +19,15 @@
 #define S_PRINCIPAL_MAX 256
 /* Pause before reconnecting to a broker that went silent. */
 #define S_RECONNECT_MS 250
+/* Followed streams and periodic tasks per worker. */
+#define S_FOLLOW_MAX 8
+#define S_TICK_MAX 4
+/* A followed stream is fetched this often without a doorbell, and a FETCH
+ * without reply is given up (socket renewed) after S_FETCH_TIMEOUT_MS. */
+#define S_FOLLOW_POLL_MS 1000
+#define S_FETCH_TIMEOUT_MS 5000
+/* Events asked for per FETCH of a followed stream. */
+#define S_FOLLOW_BATCH 500
 
 typedef struct {
     ccm_frames_t *frames; /* the REQUEST as received */
@@ -28,6 +37,35 @@ typedef struct {
     char request_id[CCM_REQUEST_ID_MAX + 1];
     ccm_worker_call_t call; /* what the handler sees and answers */
 } item_t;
+
+/* Another service's stream this worker applies (ccm_worker_follow). */
+typedef struct {
+    char producer[CCM_SERVICE_MAX + 1];
+    char **types; /* owned FETCH filters */
+    size_t ntypes;
+    ccm_worker_event_fn fn;
+    void *ctx;
+    uint64_t cursor;      /* next seq to apply; mirrors CCM_CURSOR_DB */
+    bool inflight;        /* a FETCH is out */
+    bool want;            /* fetch again as soon as possible */
+    int64_t sent_ms;      /* when the FETCH went out (monotonic) */
+    int64_t next_poll_ms; /* fetch anyway at this time */
+} follow_t;
+
+typedef struct {
+    ccm_worker_tick_fn fn;
+    void *ctx;
+    int interval_ms;
+    int64_t next_ms; /* next run (monotonic) */
+} tick_t;
+
+/* A batch item that applies events of a followed stream, or runs a tick. */
+typedef struct {
+    follow_t *follow;             /* events: which stream */
+    const Ccm__FetchReply *reply; /* events: borrowed */
+    tick_t *tick;                 /* tick: which task */
+    int64_t now_us;               /* tick: its time */
+} feed_t;
 
 struct ccm_worker {
     char *service;  /* owned */
@@ -48,6 +86,15 @@ struct ccm_worker {
     int *item_rc;
     ccm_frames_t *out;  /* scratch for outgoing messages */
     uint64_t last_rung; /* stream seq of the last doorbell */
+    char *subscribe;    /* owned broker doorbell_out endpoint, or NULL */
+    MDB_dbi cursors;    /* CCM_CURSOR_DB */
+    follow_t follows[S_FOLLOW_MAX];
+    size_t nfollows;
+    tick_t ticks[S_TICK_MAX];
+    size_t nticks;
+    void *fetch_sock;  /* DEALER client socket for FETCHes of followed streams */
+    void *sub;         /* SUB to the broker's doorbell_out, or NULL */
+    ccm_frames_t *fin; /* scratch: FETCH replies and doorbells */
     /* stats */
     uint64_t requests;
     uint64_t batches;
@@ -295,6 +342,8 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     w->service = strdup(o->service);
     w->broker = strdup(o->broker);
     w->doorbell = o->doorbell ? strdup(o->doorbell) : NULL;
+    w->subscribe = o->subscribe ? strdup(o->subscribe) : NULL;
+    w->fin = ccm_frames_new();
     w->handle = o->handle;
     w->ctx = o->ctx;
     w->batch_max = o->batch_max ? o->batch_max : 256;
@@ -305,8 +354,9 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     w->item_rc = calloc(w->batch_max, sizeof *w->item_rc);
     w->out = ccm_frames_new();
     int rc = CCM_ENOMEM;
-    if (!w->service || !w->broker || (o->doorbell && !w->doorbell) || !w->items || !w->item_ptrs ||
-        !w->item_rc || !w->out)
+    if (!w->service || !w->broker || (o->doorbell && !w->doorbell) ||
+        (o->subscribe && !w->subscribe) || !w->fin || !w->items || !w->item_ptrs || !w->item_rc ||
+        !w->out)
         goto fail;
     for (size_t i = 0; i < w->batch_max; i++) {
         w->items[i].frames = ccm_frames_new();
@@ -319,19 +369,21 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     size_t n = 0;
     while (o->dbs && o->dbs[n])
         n++;
-    const char **dbs = calloc(n + 3, sizeof *dbs);
+    const char **dbs = calloc(n + 4, sizeof *dbs);
     if (!dbs)
         goto fail;
     for (size_t i = 0; i < n; i++)
         dbs[i] = o->dbs[i];
     dbs[n] = CCM_STREAM_DB;
     dbs[n + 1] = CCM_IDEM_DB;
+    dbs[n + 2] = CCM_CURSOR_DB;
     ccm_store_opts_t so = {.path = o->data_dir, .dbs = dbs, .schema_version = o->schema_version};
     rc = ccm_store_open(&so, &w->store);
     free(dbs);
     if (rc != 0)
         goto fail;
     if ((rc = ccm_store_dbi(w->store, CCM_IDEM_DB, &w->idem)) != 0 ||
+        (rc = ccm_store_dbi(w->store, CCM_CURSOR_DB, &w->cursors)) != 0 ||
         (rc = ccm_stream_open(w->store, w->service, &w->stream)) != 0)
         goto fail;
 
@@ -366,6 +418,17 @@ void ccm_worker_destroy(ccm_worker_t **p)
         zmq_close(w->sock);
     if (w->pub)
         zmq_close(w->pub);
+    if (w->fetch_sock)
+        zmq_close(w->fetch_sock);
+    if (w->sub)
+        zmq_close(w->sub);
+    for (size_t i = 0; i < w->nfollows; i++) {
+        for (size_t k = 0; k < w->follows[i].ntypes; k++)
+            free(w->follows[i].types[k]);
+        free(w->follows[i].types);
+    }
+    ccm_frames_destroy(&w->fin);
+    free(w->subscribe);
     if (w->zctx)
         zmq_ctx_term(w->zctx);
     if (w->items)
@@ -399,6 +462,274 @@ ccm_stream_t *ccm_worker_stream(ccm_worker_t *w)
 const char *ccm_worker_service(const ccm_worker_t *w)
 {
     return w->service;
+}
+
+static void s_ring(ccm_worker_t *w);
+
+/* ---- followed streams and periodic tasks ---- */
+
+static follow_t *s_follow_find(ccm_worker_t *w, const char *producer, size_t len)
+{
+    for (size_t i = 0; i < w->nfollows; i++)
+        if (strlen(w->follows[i].producer) == len &&
+            memcmp(w->follows[i].producer, producer, len) == 0)
+            return &w->follows[i];
+    return NULL;
+}
+
+int ccm_worker_follow(ccm_worker_t *w, const char *producer, const char *const *types,
+                      ccm_worker_event_fn fn, void *ctx)
+{
+    if (!producer || !*producer || strlen(producer) > CCM_SERVICE_MAX || !fn ||
+        w->nfollows == S_FOLLOW_MAX || s_follow_find(w, producer, strlen(producer)))
+        return CCM_EINVAL;
+    follow_t *f = &w->follows[w->nfollows];
+    memset(f, 0, sizeof *f);
+    snprintf(f->producer, sizeof f->producer, "%s", producer);
+    size_t n = 0;
+    while (types && types[n])
+        n++;
+    if (n) {
+        f->types = calloc(n, sizeof *f->types);
+        if (!f->types)
+            return CCM_ENOMEM;
+        for (; f->ntypes < n; f->ntypes++)
+            if (!(f->types[f->ntypes] = strdup(types[f->ntypes]))) {
+                for (size_t k = 0; k < f->ntypes; k++)
+                    free(f->types[k]);
+                free(f->types);
+                f->types = NULL;
+                f->ntypes = 0;
+                return CCM_ENOMEM;
+            }
+    }
+    f->fn = fn;
+    f->ctx = ctx;
+    f->want = true;
+    MDB_txn *txn;
+    int rc = ccm_store_read_begin(w->store, &txn);
+    if (rc == 0) {
+        rc = ccm_cursor_get(txn, w->cursors, producer, &f->cursor);
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0)
+        return rc;
+    w->nfollows++;
+    ccm_info("event=follow producer=%s from_seq=%llu", producer, (unsigned long long)f->cursor);
+    return 0;
+}
+
+uint64_t ccm_worker_cursor(ccm_worker_t *w, const char *producer)
+{
+    follow_t *f = s_follow_find(w, producer, strlen(producer));
+    return f ? f->cursor : 1;
+}
+
+int ccm_worker_every(ccm_worker_t *w, int interval_ms, ccm_worker_tick_fn fn, void *ctx)
+{
+    if (interval_ms <= 0 || !fn || w->nticks == S_TICK_MAX)
+        return CCM_EINVAL;
+    w->ticks[w->nticks++] = (tick_t){fn, ctx, interval_ms, 0};
+    return 0;
+}
+
+/* Batch item: apply a FETCH reply's events (each in its own nested transaction,
+ * so a failing event rolls back alone) and move the cursor in the same
+ * transaction; or run one tick. */
+static int s_apply_feed(MDB_txn *txn, void *itemp, void *ctxp)
+{
+    feed_t *it = itemp;
+    ccm_worker_t *w = ctxp;
+    if (it->tick)
+        return it->tick->fn(w, txn, it->now_us, it->tick->ctx);
+    follow_t *f = it->follow;
+    const Ccm__FetchReply *r = it->reply;
+    if (r->next_seq <= f->cursor)
+        return 0; /* nothing new (a stale or repeated reply) */
+    for (size_t i = 0; i < r->n_events; i++) {
+        const Ccm__Envelope *ev = r->events[i];
+        if (ev->seq < f->cursor)
+            continue;
+        MDB_txn *child;
+        if (mdb_txn_begin(ccm_store_env(w->store), txn, 0, &child) != 0)
+            return CCM_EIO;
+        int rc = f->fn(w, child, ev, f->ctx);
+        if (rc == 0) {
+            rc = mdb_txn_commit(child);
+            if (rc == MDB_MAP_FULL)
+                return CCM_EMAPFULL;
+            if (rc != 0)
+                return CCM_EIO;
+            continue;
+        }
+        mdb_txn_abort(child);
+        if (rc == CCM_EMAPFULL)
+            return rc;
+        ccm_warn("event=follow_event_skipped producer=%s seq=%llu type=%s error=\"%s\"",
+                 f->producer, (unsigned long long)ev->seq, ev->type, ccm_strerror(rc));
+    }
+    return ccm_cursor_set(txn, w->cursors, f->producer, r->next_seq);
+}
+
+static int s_run_feed(ccm_worker_t *w, feed_t *item)
+{
+    void *ptr = item;
+    int item_rc = 0;
+    int rc = ccm_store_batch(w->store, &ptr, 1, s_apply_feed, w, &item_rc);
+    if (rc == 0 && item_rc != 0)
+        rc = item_rc;
+    if (rc != 0) {
+        ccm_error("event=%s_failed %s%s error=\"%s\"", item->tick ? "tick" : "follow",
+                  item->follow ? "producer=" : "", item->follow ? item->follow->producer : "",
+                  ccm_strerror(rc));
+        return rc;
+    }
+    if (item->follow && item->reply->next_seq > item->follow->cursor)
+        item->follow->cursor = item->reply->next_seq;
+    s_ring(w);
+    return 0;
+}
+
+int ccm_worker_feed(ccm_worker_t *w, const char *producer, const Ccm__FetchReply *reply)
+{
+    follow_t *f = s_follow_find(w, producer, strlen(producer));
+    if (!f)
+        return CCM_ENOTFOUND;
+    feed_t item = {.follow = f, .reply = reply};
+    return s_run_feed(w, &item);
+}
+
+static int s_fetch_connect(ccm_worker_t *w)
+{
+    if (w->fetch_sock)
+        zmq_close(w->fetch_sock);
+    w->fetch_sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!w->fetch_sock || ccm_wire_socket_defaults(w->fetch_sock, w->maxmsgsize) != 0 ||
+        zmq_connect(w->fetch_sock, w->broker) != 0) {
+        ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
+                  zmq_strerror(zmq_errno()));
+        return CCM_EIO;
+    }
+    return 0;
+}
+
+/* Sets up the sockets of followed streams (at the start of run). */
+static int s_follow_start(ccm_worker_t *w)
+{
+    if (w->nfollows == 0)
+        return 0;
+    if (s_fetch_connect(w) != 0)
+        return CCM_EIO;
+    if (w->subscribe) {
+        w->sub = zmq_socket(w->zctx, ZMQ_SUB);
+        if (!w->sub || ccm_wire_socket_defaults(w->sub, w->maxmsgsize) != 0 ||
+            zmq_connect(w->sub, w->subscribe) != 0) {
+            ccm_error("event=subscribe_failed endpoint=%s error=\"%s\"", w->subscribe,
+                      zmq_strerror(zmq_errno()));
+            return CCM_EIO;
+        }
+        for (size_t i = 0; i < w->nfollows; i++)
+            zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, w->follows[i].producer,
+                           strlen(w->follows[i].producer));
+    }
+    return 0;
+}
+
+/* Sends a FETCH for every followed stream that wants one and has none out. */
+static void s_follow_kick(ccm_worker_t *w, int64_t now)
+{
+    for (size_t i = 0; i < w->nfollows; i++) {
+        follow_t *f = &w->follows[i];
+        if (f->inflight && now - f->sent_ms > S_FETCH_TIMEOUT_MS) {
+            ccm_warn("event=fetch_timeout producer=%s from_seq=%llu", f->producer,
+                     (unsigned long long)f->cursor);
+            s_fetch_connect(w); /* replies to the old socket are dropped with it */
+            for (size_t k = 0; k < w->nfollows; k++)
+                w->follows[k].inflight = false, w->follows[k].want = true;
+        }
+        if (f->inflight || (!f->want && now < f->next_poll_ms))
+            continue;
+        Ccm__FetchRequest fr = CCM__FETCH_REQUEST__INIT;
+        fr.from_seq = f->cursor;
+        fr.max = S_FOLLOW_BATCH;
+        fr.n_types = f->ntypes;
+        fr.types = f->types;
+        Ccm__CommonRequest req = CCM__COMMON_REQUEST__INIT;
+        req.op_case = CCM__COMMON_REQUEST__OP_FETCH;
+        req.fetch = &fr;
+        uint8_t buf[4096];
+        if (ccm__common_request__get_packed_size(&req) > sizeof buf)
+            continue;
+        size_t len = ccm__common_request__pack(&req, buf);
+        if (ccm_mdp_client_request(w->out, f->producer, buf, len) != 0 ||
+            ccm_frames_send(w->out, w->fetch_sock, ZMQ_DONTWAIT) != 0)
+            continue;
+        f->inflight = true;
+        f->want = false;
+        f->sent_ms = now;
+        f->next_poll_ms = now + S_FOLLOW_POLL_MS;
+    }
+}
+
+/* Applies every FETCH reply waiting on the fetch socket. */
+static void s_follow_replies(ccm_worker_t *w)
+{
+    while (ccm_frames_recv(w->fin, w->fetch_sock, ZMQ_DONTWAIT) == 0) {
+        ccm_mdp_client_view_t v;
+        follow_t *f = NULL;
+        if (ccm_mdp_parse_client(w->fin, 0, &v) == 0)
+            f = s_follow_find(w, v.service, v.service_len);
+        if (!f || !f->inflight) {
+            ccm_frames_clear(w->fin);
+            continue;
+        }
+        f->inflight = false;
+        size_t last = ccm_frames_size(w->fin) - 1;
+        Ccm__CommonReply *r = ccm__common_reply__unpack(NULL, ccm_frames_len(w->fin, last),
+                                                        ccm_frames_data(w->fin, last));
+        ccm_frames_clear(w->fin);
+        if (!r || !r->status || r->status->code != CCM__CODE__OK || !r->fetch) {
+            ccm_warn("event=fetch_failed producer=%s error=\"%s\"", f->producer,
+                     r && r->status ? r->status->message : "undecodable reply");
+        } else {
+            feed_t item = {.follow = f, .reply = r->fetch};
+            if (s_run_feed(w, &item) == 0 && r->fetch->n_events > 0 &&
+                r->fetch->next_seq <= r->fetch->last_seq)
+                f->want = true; /* more is waiting */
+        }
+        if (r)
+            ccm__common_reply__free_unpacked(r, NULL);
+    }
+}
+
+/* A doorbell rang: fetch the streams it names. */
+static void s_follow_doorbells(ccm_worker_t *w)
+{
+    while (ccm_frames_recv(w->fin, w->sub, ZMQ_DONTWAIT) == 0) {
+        if (ccm_frames_size(w->fin) >= 1) {
+            follow_t *f = s_follow_find(w, ccm_frames_data(w->fin, 0), ccm_frames_len(w->fin, 0));
+            if (f)
+                f->want = true;
+        }
+        ccm_frames_clear(w->fin);
+    }
+}
+
+/* Runs the periodic tasks that are due; returns the next due time. */
+static int64_t s_ticks(ccm_worker_t *w, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < w->nticks; i++) {
+        tick_t *t = &w->ticks[i];
+        if (now >= t->next_ms) {
+            feed_t item = {.tick = t, .now_us = s_now_us()};
+            s_run_feed(w, &item);
+            t->next_ms = now + t->interval_ms;
+        }
+        if (t->next_ms < next)
+            next = t->next_ms;
+    }
+    return next;
 }
 
 /* ---- the loop ---- */
@@ -522,20 +853,40 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
     const int64_t expiry = (int64_t)CCM_HEARTBEAT_MS * CCM_HEARTBEAT_LIVENESS;
     int64_t heard = s_mono_ms();
     int64_t heartbeat_at = heard + CCM_HEARTBEAT_MS;
+    if (s_follow_start(w) != 0)
+        return CCM_EIO;
     while (!*stop) {
         int64_t now = s_mono_ms();
-        long timeout = heartbeat_at > now ? (long)(heartbeat_at - now) : 0;
-        zmq_pollitem_t pi = {w->sock, 0, ZMQ_POLLIN, 0};
-        int np = zmq_poll(&pi, 1, timeout);
+        int64_t wake = heartbeat_at;
+        int64_t tick_at = s_ticks(w, now);
+        if (tick_at < wake)
+            wake = tick_at;
+        s_follow_kick(w, now);
+        for (size_t i = 0; i < w->nfollows; i++) {
+            int64_t t = w->follows[i].inflight ? w->follows[i].sent_ms + S_FETCH_TIMEOUT_MS
+                                               : w->follows[i].next_poll_ms;
+            if (t < wake)
+                wake = t;
+        }
+        long timeout = wake > now ? (long)(wake - now) : 0;
+        zmq_pollitem_t pi[3] = {{w->sock, 0, ZMQ_POLLIN, 0},
+                                {w->fetch_sock, 0, ZMQ_POLLIN, 0},
+                                {w->sub, 0, ZMQ_POLLIN, 0}};
+        int npi = !w->fetch_sock ? 1 : w->sub ? 3 : 2;
+        int np = zmq_poll(pi, npi, timeout);
         if (np < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             ccm_error("event=poll_failed error=\"%s\"", zmq_strerror(zmq_errno()));
             return CCM_EIO;
         }
+        if (npi > 1 && (pi[1].revents & ZMQ_POLLIN))
+            s_follow_replies(w);
+        if (npi > 2 && (pi[2].revents & ZMQ_POLLIN))
+            s_follow_doorbells(w);
         size_t n = 0;
         bool reconnect = false;
-        if (np > 0 && (pi.revents & ZMQ_POLLIN)) {
+        if (np > 0 && (pi[0].revents & ZMQ_POLLIN)) {
             /* Drain what is waiting, up to batch_max: one transaction for all. */
             while (n < w->batch_max) {
                 item_t *it = &w->items[n];

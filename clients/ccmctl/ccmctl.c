@@ -150,6 +150,9 @@ static const command_t s_commands[] = {
     {"ping", ccmctl_cmd_ping},       {"status", ccmctl_cmd_status},
     {"patient", ccmctl_cmd_patient}, {"condition", ccmctl_cmd_condition},
     {"stream", ccmctl_cmd_stream},
+#ifdef CCMCTL_HAVE_CAREPLAN
+    {"careplan", ccmctl_cmd_careplan},
+#endif
 };
 
 int main(int argc, char **argv)

@@ -49,5 +49,12 @@ int ccmctl_cmd_condition(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_ping(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_status(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_stream(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_careplan(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_timetrack(ccmctl_t *ctl, int argc, char **argv);
+
+/* The protobuf message of an event's payload, by producer and type (for
+ * `stream fetch --json`), or NULL when unknown. */
+const ProtobufCMessageDescriptor *ccmctl_payload_descriptor(const char *producer,
+                                                             const char *type);
 
 #endif

@@ -152,19 +152,37 @@ int ccmctl_cmd_status(ccmctl_t *ctl, int argc, char **argv)
     return code;
 }
 
+/* Payload schemas: producer, event type prefix ("" = any), message. */
+static const struct {
+    const char *producer;
+    const char *type_prefix;
+    const ProtobufCMessageDescriptor *desc;
+} s_payloads[] = {
+    {"enrollment", "", &ccm__enrollment__patient__descriptor},
+};
+
+const ProtobufCMessageDescriptor *ccmctl_payload_descriptor(const char *producer,
+                                                             const char *type)
+{
+    for (size_t i = 0; i < sizeof s_payloads / sizeof s_payloads[0]; i++)
+        if (strcmp(s_payloads[i].producer, producer) == 0 &&
+            strncmp(type, s_payloads[i].type_prefix, strlen(s_payloads[i].type_prefix)) == 0)
+            return s_payloads[i].desc;
+    return NULL;
+}
+
 /* The payload of an event, decoded by its producer's schema, as JSON (or NULL). */
 static json_t *s_payload_json(const Ccm__Envelope *e)
 {
-    if (strcmp(e->producer, "enrollment") == 0) {
-        Ccm__Enrollment__Patient *p =
-            ccm__enrollment__patient__unpack(NULL, e->payload.len, e->payload.data);
-        if (!p)
-            return NULL;
-        json_t *j = ccm_pbjson(&p->base);
-        ccm__enrollment__patient__free_unpacked(p, NULL);
-        return j;
-    }
-    return NULL;
+    const ProtobufCMessageDescriptor *d = ccmctl_payload_descriptor(e->producer, e->type);
+    if (!d)
+        return NULL;
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, e->payload.len, e->payload.data);
+    if (!m)
+        return NULL;
+    json_t *j = ccm_pbjson(m);
+    protobuf_c_message_free_unpacked(m, NULL);
+    return j;
 }
 
 int ccmctl_cmd_stream(ccmctl_t *ctl, int argc, char **argv)

@@ -52,10 +52,19 @@ typedef struct {
 typedef int (*ccm_worker_handler_fn)(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                                      void *ctx);
 
+/* Applies one event of a followed stream inside txn (a nested transaction of a
+ * batch that also advances the cursor). Return 0 to keep its effect;
+ * CCM_EMAPFULL (from the store) to replay; any other code rolls back this event's
+ * effect, is logged, and the event is skipped for good (it would fail again). */
+typedef int (*ccm_worker_event_fn)(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev,
+                                   void *ctx);
+
 typedef struct {
     const char *service;    /* 7/MDP service name and stream producer */
     const char *broker;     /* broker 7/MDP endpoint */
     const char *doorbell;   /* broker doorbell_in endpoint, or NULL for none */
+    const char *subscribe;  /* broker doorbell_out endpoint: doorbells of followed streams,
+                               or NULL to poll only */
     const char *data_dir;   /* the LMDB environment directory */
     const char *const *dbs; /* NULL-terminated service databases (stream, idem added) */
     uint32_t schema_version;
@@ -69,6 +78,30 @@ typedef struct {
  * copied. 0, CCM_EINVAL, CCM_EIO, CCM_ESCHEMA, CCM_ENOMEM. */
 int ccm_worker_new(const ccm_worker_opts_t *opts, ccm_worker_t **out);
 void ccm_worker_destroy(ccm_worker_t **p);
+
+/* Follows another service's stream (call before ccm_worker_run; at most 8).
+ * The host FETCHes `producer` through the broker — at once when its doorbell
+ * rings, else every second — and applies each event with fn in one write
+ * transaction that also stores the cursor in CCM_CURSOR_DB under the producer's
+ * name: each event's effect happens exactly once, across crashes. types is a
+ * NULL-terminated list of FETCH filters, or NULL for every event; it is copied.
+ * 0, CCM_EINVAL, CCM_ENOMEM. */
+int ccm_worker_follow(ccm_worker_t *w, const char *producer, const char *const *types,
+                      ccm_worker_event_fn fn, void *ctx);
+
+/* Runs fn every interval_ms (and once at start) inside its own committed write
+ * transaction, for time-driven changes such as review-due notices; now_us is
+ * the wall clock of that run. At most 4. 0, CCM_EINVAL. */
+typedef int (*ccm_worker_tick_fn)(ccm_worker_t *w, MDB_txn *txn, int64_t now_us, void *ctx);
+int ccm_worker_every(ccm_worker_t *w, int interval_ms, ccm_worker_tick_fn fn, void *ctx);
+
+/* Applies a FETCH reply of `producer` as if it had been fetched (events below
+ * the cursor are ignored, the cursor moves to reply->next_seq): for tests and
+ * tools. 0, CCM_ENOTFOUND (producer not followed), CCM_EIO. */
+int ccm_worker_feed(ccm_worker_t *w, const char *producer, const Ccm__FetchReply *reply);
+
+/* Next seq of producer's stream this worker will apply (1 when nothing yet). */
+uint64_t ccm_worker_cursor(ccm_worker_t *w, const char *producer);
 
 ccm_store_t *ccm_worker_store(ccm_worker_t *w);
 ccm_stream_t *ccm_worker_stream(ccm_worker_t *w);

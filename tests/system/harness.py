@@ -40,8 +40,10 @@ class Stack:
                     "doorbell_out = tcp://127.0.0.1:%d\nlog_level = debug\n\n"
                     % (self.broker_ep, self.ports[1], self.ports[2]))
             for s in self.services:
-                f.write("[%s]\nbroker = %s\ndoorbell = tcp://127.0.0.1:%d\ndata = %s\n\n"
-                        % (s, self.broker_ep, self.ports[1], os.path.join(self.dir, s)))
+                f.write("[%s]\nbroker = %s\ndoorbell = tcp://127.0.0.1:%d\n"
+                        "subscribe = tcp://127.0.0.1:%d\ndata = %s\n\n"
+                        % (s, self.broker_ep, self.ports[1], self.ports[2],
+                           os.path.join(self.dir, s)))
             f.write("[client]\nbroker = %s\ntimeout_ms = 1500\nretries = 2\n\n" % self.broker_ep)
             for c in clinics:
                 f.write("[clinic %s]\nname = Clinic %s\ntimezone = America/New_York\n"
