@@ -228,6 +228,22 @@ typedef struct {
     size_t n_time;
 } ccm_case_t;
 
+/* ---- eligibility (§2) ------------------------------------------------------ */
+
+typedef enum { CCM_ELIGIBLE_NONE = 0, CCM_ELIGIBLE_PCM = 1, CCM_ELIGIBLE_CCM = 2 } ccm_eligible_t;
+
+typedef struct {
+    ccm_eligible_t program; /* the most a patient qualifies for: CCM, else PCM, else none */
+    int ccm_conditions;     /* chronic, attested risk, expected >= 12 months */
+    int pcm_conditions;     /* chronic, attested risk, expected >= 3 months */
+    int chronic;            /* chronic conditions of any duration or risk */
+} ccm_eligibility_t;
+
+/* Program eligibility from a patient's active conditions (G1): CCM needs 2
+ * conditions lasting >= 12 months with attested risk, PCM 1 lasting >= 3. Pure;
+ * ccm_rules_evaluate() applies the same rule. */
+ccm_eligibility_t ccm_rules_eligibility(const ccm_condition_t *conditions, size_t n);
+
 /* ---- configuration: every [U] of the doc, with its default ----------------- */
 
 #define CCM_CAP_NONE (-1)

@@ -829,6 +829,21 @@ static ccm_reason_t s_combination(const ccm_rules_config_t *cfg, const ccm_case_
     return CCM_REASON_NONE;
 }
 
+ccm_eligibility_t ccm_rules_eligibility(const ccm_condition_t *conditions, size_t n)
+{
+    ccm_eligibility_t e = {CCM_ELIGIBLE_NONE, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        const ccm_condition_t *k = &conditions[i];
+        e.chronic += k->chronic;
+        e.ccm_conditions += k->chronic && k->high_risk && k->expected_months >= 12;
+        e.pcm_conditions += k->chronic && k->high_risk && k->expected_months >= 3;
+    }
+    e.program = e.ccm_conditions >= 2   ? CCM_ELIGIBLE_CCM
+                : e.pcm_conditions >= 1 ? CCM_ELIGIBLE_PCM
+                                        : CCM_ELIGIBLE_NONE;
+    return e;
+}
+
 int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const ccm_tz_t *tz,
                        const ccm_case_t *c, ccm_rules_scratch_t *scratch, ccm_decision_t *out,
                        int32_t *bad_index)
@@ -874,13 +889,8 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
     }
 
     /* G1 eligibility (§2) */
-    int chronic = 0, ccm_ok = 0, pcm_ok = 0;
-    for (size_t i = 0; i < c->n_conditions; i++) {
-        const ccm_condition_t *k = &c->conditions[i];
-        chronic += k->chronic;
-        ccm_ok += k->chronic && k->high_risk && k->expected_months >= 12;
-        pcm_ok += k->chronic && k->high_risk && k->expected_months >= 3;
-    }
+    const ccm_eligibility_t el = ccm_rules_eligibility(c->conditions, c->n_conditions);
+    const int chronic = el.chronic, ccm_ok = el.ccm_conditions, pcm_ok = el.pcm_conditions;
     ccm_code_t apcm_code = CCM_CODE_NONE;
     if (c->program == CCM_PROGRAM_APCM) {
         apcm_code = chronic <= 1 ? CCM_CODE_G0556 : c->qmb ? CCM_CODE_G0558 : CCM_CODE_G0557;

@@ -13,6 +13,8 @@
 #include "ccm/error.h"
 #include "ccm/ident.h"
 #include "ccm/log.h"
+#include "ccm/rules.h"
+#include "ccm/tz.h"
 
 /* Field limits (bytes). */
 #define S_CLINIC_MAX 32
@@ -22,14 +24,28 @@
 #define S_CONDITIONS_MAX 64
 #define S_LIST_DEFAULT 100
 #define S_LIST_MAX 1000
+#define S_CREDENTIALS_MAX 32
+#define S_STAFF_ID_MAX 64
+#define S_FACILITY_MAX 200
+/* Records per patient at most (visits, other services, stays, consents). */
+#define S_RECORDS_MAX 500
+/* expected_months meaning "until death". */
+#define S_UNTIL_DEATH 999
 
-const char *const ccm_enrollment_dbs[] = {"patients", "mbi", NULL};
+const char *const ccm_enrollment_dbs[] = {"patients", "mbi", "practitioners", "staff", NULL};
+
+typedef struct {
+    char id[S_CLINIC_MAX + 1];
+    ccm_tz_t *tz; /* owned; the clinic's IANA zone (months, dates, revocations) */
+} clinic_t;
 
 struct ccm_enrollment {
-    char **clinics; /* configured clinic ids, owned */
+    clinic_t *clinics; /* configured clinics, owned */
     size_t nclinics;
-    MDB_dbi patients; /* clinic NUL mrn NUL -> Patient */
-    MDB_dbi mbi;      /* mbi NUL clinic NUL -> mrn */
+    MDB_dbi patients;      /* clinic NUL mrn NUL -> Patient */
+    MDB_dbi mbi;           /* mbi NUL clinic NUL -> mrn */
+    MDB_dbi practitioners; /* clinic NUL npi NUL -> Practitioner */
+    MDB_dbi staff;         /* clinic NUL id NUL -> Staff */
 };
 
 typedef Ccm__Enrollment__Request request_t;
@@ -47,22 +63,32 @@ void ccm_enrollment_destroy(ccm_enrollment_t **p)
     if (!p || !*p)
         return;
     for (size_t i = 0; i < (*p)->nclinics; i++)
-        free((*p)->clinics[i]);
+        free((*p)->clinics[i].tz);
     free((*p)->clinics);
     free(*p);
     *p = NULL;
 }
 
-int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id)
+int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *timezone)
 {
-    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0)
+    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0 || !timezone)
         return CCM_EINVAL;
-    char **n = realloc(e->clinics, (e->nclinics + 1) * sizeof *n);
-    if (!n)
+    ccm_tz_t *tz = malloc(sizeof *tz);
+    if (!tz)
         return CCM_ENOMEM;
+    int rc = ccm_tz_load(tz, timezone);
+    if (rc != 0) {
+        free(tz);
+        return rc;
+    }
+    clinic_t *n = realloc(e->clinics, (e->nclinics + 1) * sizeof *n);
+    if (!n) {
+        free(tz);
+        return CCM_ENOMEM;
+    }
     e->clinics = n;
-    if (!(n[e->nclinics] = strdup(id)))
-        return CCM_ENOMEM;
+    snprintf(n[e->nclinics].id, sizeof n[e->nclinics].id, "%s", id);
+    n[e->nclinics].tz = tz;
     e->nclinics++;
     return 0;
 }
@@ -71,7 +97,11 @@ int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w)
 {
     ccm_store_t *s = ccm_worker_store(w);
     int rc = ccm_store_dbi(s, "patients", &e->patients);
-    return rc ? rc : ccm_store_dbi(s, "mbi", &e->mbi);
+    if (!rc)
+        rc = ccm_store_dbi(s, "mbi", &e->mbi);
+    if (!rc)
+        rc = ccm_store_dbi(s, "practitioners", &e->practitioners);
+    return rc ? rc : ccm_store_dbi(s, "staff", &e->staff);
 }
 
 /* ---- helpers ---- */
@@ -94,12 +124,17 @@ static int s_store_fail(ccm_worker_call_t *call, int rc)
     return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
 }
 
-static bool s_clinic_known(const ccm_enrollment_t *e, const char *id)
+static const clinic_t *s_clinic(const ccm_enrollment_t *e, const char *id)
 {
     for (size_t i = 0; i < e->nclinics; i++)
-        if (strcmp(e->clinics[i], id) == 0)
-            return true;
-    return false;
+        if (strcmp(e->clinics[i].id, id) == 0)
+            return &e->clinics[i];
+    return NULL;
+}
+
+static bool s_clinic_known(const ccm_enrollment_t *e, const char *id)
+{
+    return s_clinic(e, id) != NULL;
 }
 
 /* Validates clinic and mrn of any operation; names the field at fault. */
@@ -204,6 +239,163 @@ static int s_require_request_id(ccm_worker_call_t *call)
                            "request_id: required on every change (it makes retries safe)");
 }
 
+/* ---- shared validation and derived state ---- */
+
+typedef Ccm__Enrollment__Consent consent_t;
+typedef Ccm__Enrollment__Practitioner practitioner_t;
+typedef Ccm__Enrollment__Staff staff_t;
+
+static const char *const s_programs[] = {"", "CCM", "PCM", "APCM"};
+static const char *const s_eligibility_names[] = {"NOT_ELIGIBLE", "PCM_ELIGIBLE", "CCM_ELIGIBLE"};
+
+/* A heap copy for a field of an unpacked message (freed by free_unpacked with
+ * the default allocator, which is malloc/free). */
+static char *s_dup(const char *v)
+{
+    char *d = strdup(v ? v : "");
+    if (!d)
+        abort(); /* out of memory: state is in LMDB, peers retry */
+    return d;
+}
+
+/* Replaces a string field of an unpacked message (its old value may be the
+ * shared empty default, which is not ours to free). */
+static void s_set(char **field, const char *v)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = s_dup(v);
+}
+
+/* Appends elem (heap) to a repeated message field. */
+static int s_append(void ***arr, size_t *n, void *elem)
+{
+    if (*n >= S_RECORDS_MAX)
+        return CCM_ETOOBIG;
+    void **a = realloc(*arr, (*n + 1) * sizeof *a);
+    if (!a)
+        return CCM_ENOMEM;
+    a[(*n)++] = elem;
+    *arr = a;
+    return 0;
+}
+
+static int s_bad(ccm_worker_call_t *call, const char *op, const char *field, const char *why)
+{
+    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field, "%s.%s: %s", op,
+                           field, why);
+}
+
+/* Validates an NPI field (format and check digit). */
+static int s_npi(ccm_worker_call_t *call, const char *op, const char *field, const char *npi)
+{
+    const char *why;
+    return ccm_ident_npi(npi, &why) == 0 ? 0 : s_bad(call, op, field, why);
+}
+
+/* Loads practitioner npi of clinic into *out (may be NULL), or fails NOT_FOUND. */
+static int s_practitioner(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
+                          const char *op, const char *field, const char *clinic, const char *npi)
+{
+    int rc = s_npi(call, op, field, npi);
+    if (rc)
+        return rc;
+    ccm_key_t k;
+    s_patient_key(&k, clinic, npi);
+    MDB_val v;
+    rc = ccm_store_get(txn, e->practitioners, k.buf, k.len, &v);
+    if (rc == CCM_ENOTFOUND)
+        return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, field,
+                               "%s.%s: no practitioner %s in clinic %s (add it first)", op, field,
+                               npi, clinic);
+    return rc ? s_store_fail(call, rc) : 0;
+}
+
+/* The clinic-local calendar day (days since 1970-01-01) of an instant in µs. */
+static int32_t s_local_day(const ccm_enrollment_t *e, const char *clinic, int64_t us)
+{
+    const clinic_t *c = s_clinic(e, clinic);
+    int64_t sec = us / 1000000;
+    return c ? ccm_tz_local_day(c->tz, sec) : (int32_t)(sec / 86400);
+}
+
+static void s_format_day(int32_t day, char out[11])
+{
+    int32_t y, m, d;
+    ccm_tz_civil_from_days(day, &y, &m, &d);
+    unsigned uy = (unsigned)y % 10000u, um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%04u-%02u-%02u", uy, um, ud);
+    memcpy(out, buf, 10);
+    out[10] = '\0';
+}
+
+/* Recomputes eligibility from the active conditions with lib/rules; when it
+ * changed, appends an "eligibility" event (the eligibility notification). */
+static int s_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, patient_t *p)
+{
+    ccm_condition_t conds[S_CONDITIONS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_conditions && n < S_CONDITIONS_MAX; i++) {
+        const condition_t *c = p->conditions[i];
+        if (c->resolved_us)
+            continue;
+        conds[n++] = (ccm_condition_t){c->chronic, c->expected_months, c->high_risk};
+    }
+    ccm_eligibility_t el = ccm_rules_eligibility(conds, n);
+    char r1[160], r2[160];
+    snprintf(r1, sizeof r1,
+             "CCM: %d chronic condition(s) expected to last 12 months or more with attested "
+             "risk; 2 needed (ccm-rules.md §2)",
+             el.ccm_conditions);
+    snprintf(r2, sizeof r2,
+             "PCM: %d chronic condition(s) expected to last 3 months or more with attested "
+             "risk; 1 needed (ccm-rules.md §2)",
+             el.pcm_conditions);
+    for (size_t i = 0; i < p->n_eligibility_reasons; i++)
+        free(p->eligibility_reasons[i]);
+    free(p->eligibility_reasons);
+    p->eligibility_reasons = malloc(2 * sizeof(char *));
+    if (!p->eligibility_reasons)
+        abort();
+    p->eligibility_reasons[0] = s_dup(r1);
+    p->eligibility_reasons[1] = s_dup(r2);
+    p->n_eligibility_reasons = 2;
+    Ccm__Enrollment__Eligibility now = (Ccm__Enrollment__Eligibility)el.program;
+    if (now == p->eligibility)
+        return 0;
+    Ccm__Enrollment__EligibilityChange ch = CCM__ENROLLMENT__ELIGIBILITY_CHANGE__INIT;
+    ch.clinic = p->clinic;
+    ch.mrn = p->mrn;
+    ch.mbi = p->mbi;
+    ch.eligibility = now;
+    ch.previous = p->eligibility;
+    ch.n_reasons = p->n_eligibility_reasons;
+    ch.reasons = p->eligibility_reasons;
+    p->eligibility = now;
+    uint8_t buf[1024];
+    if (ccm__enrollment__eligibility_change__get_packed_size(&ch) > sizeof buf)
+        return CCM_ETOOBIG;
+    size_t len = ccm__enrollment__eligibility_change__pack(&ch, buf);
+    char key[S_CLINIC_MAX + S_MRN_MAX + 2];
+    snprintf(key, sizeof key, "%s/%s", p->clinic, p->mrn);
+    uint64_t seq;
+    ccm_info("event=eligibility clinic=%s mrn=%s eligibility=%s previous=%s", p->clinic, p->mrn,
+             s_eligibility_names[now], s_eligibility_names[ch.previous]);
+    return ccm_stream_append(ccm_worker_stream(w), txn, "eligibility", key, call->request_id,
+                             call->principal, call->now_us, buf, len, &seq);
+}
+
+/* The patient's consent for program in force (ACTIVE), or NULL. */
+static consent_t *s_active_consent(patient_t *p, int program)
+{
+    for (size_t i = 0; i < p->n_consents; i++)
+        if (p->consents[i]->program == (Ccm__Enrollment__Program)program &&
+            p->consents[i]->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE)
+            return p->consents[i];
+    return NULL;
+}
+
 /* ---- operations ---- */
 
 static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
@@ -274,7 +466,12 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     if (rc != CCM_ENOTFOUND)
         return s_store_fail(call, rc);
 
+    if (in->billing_npi[0] && (rc = s_practitioner(e, txn, call, "register_patient", "billing_npi",
+                                                   in->clinic, in->billing_npi)))
+        return rc;
     patient_t p = CCM__ENROLLMENT__PATIENT__INIT;
+    p.billing_npi = in->billing_npi;
+    p.qmb = in->qmb;
     p.clinic = in->clinic;
     p.mrn = in->mrn;
     p.mbi = mbi;
@@ -282,13 +479,26 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     p.given_name = in->given_name;
     p.birth_date = in->birth_date;
     p.created_us = p.updated_us = call->now_us;
-    if ((rc = s_save(e, w, txn, call, &p, "patient.registered")) != 0)
+    rc = s_eligibility(w, txn, call, &p);
+    if (rc == 0)
+        rc = s_save(e, w, txn, call, &p, "patient.registered");
+    if (rc != 0) {
+        for (size_t i = 0; i < p.n_eligibility_reasons; i++)
+            free(p.eligibility_reasons[i]);
+        free(p.eligibility_reasons);
         return s_store_fail(call, rc);
+    }
     rc = ccm_store_put(txn, e->mbi, mk.buf, mk.len, in->mrn, strlen(in->mrn), 0);
-    if (rc != 0)
-        return s_store_fail(call, rc);
-    call->remember = true;
-    return s_reply_patient(call, &p);
+    if (rc == 0) {
+        call->remember = true;
+        rc = s_reply_patient(call, &p);
+    } else {
+        rc = s_store_fail(call, rc);
+    }
+    for (size_t i = 0; i < p.n_eligibility_reasons; i++)
+        free(p.eligibility_reasons[i]);
+    free(p.eligibility_reasons);
+    return rc;
 }
 
 /* Loads the patient an operation names, or fails the call with NOT_FOUND. */
@@ -342,21 +552,32 @@ static int s_add_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                              S_CONDITIONS_MAX);
         goto out;
     }
-    condition_t c = CCM__ENROLLMENT__CONDITION__INIT;
-    c.icd10 = code;
-    c.description = in->description;
-    c.added_us = call->now_us;
-    c.added_request = (char *)call->request_id;
-    condition_t **list = realloc(p->conditions, (p->n_conditions + 1) * sizeof *list);
-    if (!list) {
-        rc = CCM_ENOMEM;
+    if (in->expected_months < 0 || in->expected_months > S_UNTIL_DEATH) {
+        rc = s_bad(call, "add_condition", "expected_months",
+                   "must be 0 to 998 months, or 999 for \"until death\"");
         goto out;
     }
-    p->conditions = list;
-    list[p->n_conditions++] = &c;
+    condition_t *c = malloc(sizeof *c);
+    if (!c)
+        abort();
+    ccm__enrollment__condition__init(c);
+    c->icd10 = s_dup(code);
+    c->description = s_dup(in->description);
+    c->added_us = call->now_us;
+    c->added_request = s_dup(call->request_id);
+    c->expected_months = in->expected_months;
+    c->high_risk = in->high_risk;
+    c->chronic = !in->acute;
+    if ((rc = s_append((void ***)&p->conditions, &p->n_conditions, c)) != 0) {
+        ccm__enrollment__condition__free_unpacked(c, NULL);
+        goto out;
+    }
     p->updated_us = call->now_us;
+    if ((rc = s_eligibility(w, txn, call, p)) != 0) {
+        rc = s_store_fail(call, rc);
+        goto out;
+    }
     rc = s_commit(e, w, txn, call, p, "condition.added");
-    p->n_conditions--; /* c lives on this stack frame: not for free_unpacked */
 out:
     ccm__enrollment__patient__free_unpacked(p, NULL);
     return rc;
@@ -381,12 +602,14 @@ static int s_resolve_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
                              in->mrn, code);
         goto out;
     }
-    char *saved = c->resolved_request;
+    s_set(&c->resolved_request, call->request_id);
     c->resolved_us = call->now_us;
-    c->resolved_request = (char *)call->request_id;
     p->updated_us = call->now_us;
+    if ((rc = s_eligibility(w, txn, call, p)) != 0) {
+        rc = s_store_fail(call, rc);
+        goto out;
+    }
     rc = s_commit(e, w, txn, call, p, "condition.resolved");
-    c->resolved_request = saved; /* owned by the unpacked message */
 out:
     ccm__enrollment__patient__free_unpacked(p, NULL);
     return rc;
@@ -470,6 +693,583 @@ static int s_list(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
     return rc;
 }
 
+/* ---- practitioners and staff ---- */
+
+/* Checks a text field of operation op, naming it on failure. */
+static int s_text(ccm_worker_call_t *call, const char *op, const char *field, const char *v,
+                  size_t max, bool required)
+{
+    const char *why;
+    if (ccm_ident_text(v, max, required, &why) == 0)
+        return 0;
+    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field,
+                           "%s.%s: %s (at most %zu bytes)", op, field, why, max);
+}
+
+/* Stores msg under (clinic, id) in dbi unless an equal record exists (then the
+ * stored one answers); another record under the key is a CONFLICT. Appends
+ * event `type` for a new record. */
+static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, MDB_dbi dbi,
+                        const char *op, const char *clinic, const char *id, ProtobufCMessage *msg,
+                        int64_t *created_us, const char *type, reply_t *reply)
+{
+    ccm_key_t k;
+    s_patient_key(&k, clinic, id);
+    MDB_val v;
+    int rc = ccm_store_get(txn, dbi, k.buf, k.len, &v);
+    if (rc == 0) {
+        ProtobufCMessage *old =
+            protobuf_c_message_unpack(msg->descriptor, NULL, v.mv_size, v.mv_data);
+        if (!old)
+            return s_store_fail(call, CCM_EIO);
+        *created_us = 0;
+        int64_t *old_created = (int64_t *)((char *)old + ((char *)created_us - (char *)msg));
+        *created_us = *old_created;
+        size_t a = protobuf_c_message_get_packed_size(msg);
+        bool same = a == v.mv_size;
+        if (same) {
+            uint8_t *buf = malloc(a ? a : 1);
+            if (!buf)
+                abort();
+            protobuf_c_message_pack(msg, buf);
+            same = memcmp(buf, v.mv_data, a) == 0;
+            free(buf);
+        }
+        protobuf_c_message_free_unpacked(old, NULL);
+        if (!same)
+            return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, "id",
+                                   "%s: %s is already registered in clinic %s with other details",
+                                   op, id, clinic);
+        call->remember = true;
+        return s_reply_ok(call, reply);
+    }
+    if (rc != CCM_ENOTFOUND)
+        return s_store_fail(call, rc);
+    *created_us = call->now_us;
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        abort();
+    protobuf_c_message_pack(msg, buf);
+    rc = ccm_store_put(txn, dbi, k.buf, k.len, buf, len, 0);
+    if (rc == 0) {
+        char key[S_CLINIC_MAX + S_STAFF_ID_MAX + 2];
+        snprintf(key, sizeof key, "%s/%s", clinic, id);
+        uint64_t seq;
+        rc = ccm_stream_append(ccm_worker_stream(w), txn, type, key, call->request_id,
+                               call->principal, call->now_us, buf, len, &seq);
+    }
+    free(buf);
+    if (rc != 0)
+        return s_store_fail(call, rc);
+    call->remember = true;
+    return s_reply_ok(call, reply);
+}
+
+static int s_add_practitioner(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                              ccm_worker_call_t *call, const Ccm__Enrollment__AddPractitioner *in)
+{
+    static const char op[] = "add_practitioner";
+    const char *why;
+    int rc = s_require_request_id(call);
+    if (rc)
+        return rc;
+    if (ccm_ident_key(in->clinic, S_CLINIC_MAX, &why) != 0)
+        return s_bad(call, op, "clinic", why);
+    if (!s_clinic_known(e, in->clinic))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "%s.clinic: no clinic \"%s\" is configured", op, in->clinic);
+    if ((rc = s_npi(call, op, "npi", in->npi)) != 0)
+        return rc;
+    if (in->role < CCM__ENROLLMENT__ROLE__PHYSICIAN || in->role > CCM__ENROLLMENT__ROLE__CNM)
+        return s_bad(call, op, "role",
+                     "a billing practitioner is a PHYSICIAN, NP, PA, CNS or CNM (ccm-rules.md §1)");
+    if ((rc = s_text(call, op, "credentials", in->credentials, S_CREDENTIALS_MAX, false)) ||
+        (rc = s_text(call, op, "family_name", in->family_name, S_NAME_MAX, true)) ||
+        (rc = s_text(call, op, "given_name", in->given_name, S_NAME_MAX, true)))
+        return rc;
+    practitioner_t pr = CCM__ENROLLMENT__PRACTITIONER__INIT;
+    pr.clinic = in->clinic;
+    pr.npi = in->npi;
+    pr.role = in->role;
+    pr.credentials = in->credentials;
+    pr.family_name = in->family_name;
+    pr.given_name = in->given_name;
+    reply_t r = CCM__ENROLLMENT__REPLY__INIT;
+    r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PRACTITIONER;
+    r.practitioner = &pr;
+    return s_put_record(w, txn, call, e->practitioners, op, in->clinic, in->npi, &pr.base,
+                        &pr.created_us, "practitioner.added", &r);
+}
+
+static int s_add_staff(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                       const Ccm__Enrollment__AddStaff *in)
+{
+    static const char op[] = "add_staff";
+    const char *why;
+    int rc = s_require_request_id(call);
+    if (rc)
+        return rc;
+    if (ccm_ident_key(in->clinic, S_CLINIC_MAX, &why) != 0)
+        return s_bad(call, op, "clinic", why);
+    if (!s_clinic_known(e, in->clinic))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "%s.clinic: no clinic \"%s\" is configured", op, in->clinic);
+    if (ccm_ident_key(in->id, S_STAFF_ID_MAX, &why) != 0)
+        return s_bad(call, op, "id", why);
+    if (in->role < CCM__ENROLLMENT__ROLE__CLINICAL_STAFF ||
+        in->role > CCM__ENROLLMENT__ROLE__NON_CLINICAL)
+        return s_bad(call, op, "role",
+                     "must be CLINICAL_STAFF, NON_CLINICAL or a practitioner role");
+    if ((rc = s_text(call, op, "name", in->name, S_NAME_MAX, true)) ||
+        (rc = s_text(call, op, "credentials", in->credentials, S_CREDENTIALS_MAX, false)))
+        return rc;
+    staff_t st = CCM__ENROLLMENT__STAFF__INIT;
+    st.clinic = in->clinic;
+    st.id = in->id;
+    st.role = in->role;
+    st.in_us = !in->outside_us;
+    st.name = in->name;
+    st.credentials = in->credentials;
+    reply_t r = CCM__ENROLLMENT__REPLY__INIT;
+    r.result_case = CCM__ENROLLMENT__REPLY__RESULT_STAFF;
+    r.staff = &st;
+    return s_put_record(w, txn, call, e->staff, op, in->clinic, in->id, &st.base, &st.created_us,
+                        "staff.added", &r);
+}
+
+/* Collects every record of clinic in dbi (unpacked with desc) into *out. */
+static int s_scan_clinic(MDB_txn *txn, MDB_dbi dbi, const char *clinic,
+                         const ProtobufCMessageDescriptor *desc, void ***out, size_t *n)
+{
+    ccm_key_t prefix;
+    ccm_key_init(&prefix);
+    ccm_key_str(&prefix, clinic);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return CCM_EIO;
+    MDB_val k = {prefix.len, prefix.buf}, v;
+    int rc = 0;
+    for (int m = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); m == 0;
+         m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.buf, prefix.len) != 0)
+            break;
+        ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+        void **a = msg ? realloc(*out, (*n + 1) * sizeof *a) : NULL;
+        if (!a) {
+            if (msg)
+                protobuf_c_message_free_unpacked(msg, NULL);
+            rc = CCM_EIO;
+            break;
+        }
+        a[(*n)++] = msg;
+        *out = a;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int s_list_people(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
+                         const Ccm__Enrollment__ListPeople *in)
+{
+    if (!s_clinic_known(e, in->clinic))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "list_people.clinic: no clinic \"%s\" is configured", in->clinic);
+    Ccm__Enrollment__People people = CCM__ENROLLMENT__PEOPLE__INIT;
+    int rc =
+        s_scan_clinic(txn, e->practitioners, in->clinic, &ccm__enrollment__practitioner__descriptor,
+                      (void ***)&people.practitioners, &people.n_practitioners);
+    if (rc == 0)
+        rc = s_scan_clinic(txn, e->staff, in->clinic, &ccm__enrollment__staff__descriptor,
+                           (void ***)&people.staff, &people.n_staff);
+    if (rc == 0) {
+        reply_t r = CCM__ENROLLMENT__REPLY__INIT;
+        r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PEOPLE;
+        r.people = &people;
+        rc = s_reply_ok(call, &r);
+    } else {
+        rc = s_store_fail(call, rc);
+    }
+    for (size_t i = 0; i < people.n_practitioners; i++)
+        ccm__enrollment__practitioner__free_unpacked(people.practitioners[i], NULL);
+    for (size_t i = 0; i < people.n_staff; i++)
+        ccm__enrollment__staff__free_unpacked(people.staff[i], NULL);
+    free(people.practitioners);
+    free(people.staff);
+    return rc;
+}
+
+/* ---- patient facts: billing practitioner, death, consent, visits, … ---- */
+
+/* Loads the patient for a mutation op: request id required, patient must exist. */
+static int s_begin(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                   const char *clinic, const char *mrn, patient_t **p)
+{
+    int rc = s_require_request_id(call);
+    return rc ? rc : s_load_for(e, txn, call, op, clinic, mrn, p);
+}
+
+/* Saves p with event type and answers; frees p. */
+static int s_finish(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                    patient_t *p, const char *type)
+{
+    p->updated_us = call->now_us;
+    int rc = s_commit(e, w, txn, call, p, type);
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* Fails the call with rc (already set) after freeing p. */
+static int s_drop(patient_t *p, int rc)
+{
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+static int s_set_billing(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                         ccm_worker_call_t *call, const Ccm__Enrollment__SetBillingPractitioner *in)
+{
+    static const char op[] = "set_billing_practitioner";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    if ((rc = s_practitioner(e, txn, call, op, "npi", in->clinic, in->npi)) != 0)
+        return s_drop(p, rc);
+    if (strcmp(p->billing_npi, in->npi) == 0) { /* no change */
+        call->remember = true;
+        rc = s_reply_patient(call, p);
+        return s_drop(p, rc);
+    }
+    /* A consent covers one billing practitioner (P-3): the new one needs a new consent. */
+    char today[11];
+    s_format_day(s_local_day(e, p->clinic, call->now_us), today);
+    for (size_t i = 0; i < p->n_consents; i++) {
+        consent_t *c = p->consents[i];
+        if (c->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE &&
+            strcmp(c->billing_npi, p->billing_npi) == 0) {
+            c->status = CCM__ENROLLMENT__CONSENT_STATUS__PRACTITIONER_CHANGED;
+            s_set(&c->effective_until, today);
+        }
+    }
+    s_set(&p->billing_npi, in->npi);
+    return s_finish(e, w, txn, call, p, "patient.updated");
+}
+
+static int s_record_death(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                          ccm_worker_call_t *call, const Ccm__Enrollment__RecordDeath *in)
+{
+    static const char op[] = "record_death";
+    const char *why;
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    long day, born;
+    if (ccm_ident_date(in->date, &day, &why) != 0)
+        return s_drop(p, s_bad(call, op, "date", why));
+    if (day > s_local_day(e, p->clinic, call->now_us))
+        return s_drop(p, s_bad(call, op, "date", "is in the future"));
+    if (ccm_ident_date(p->birth_date, &born, NULL) == 0 && day < born)
+        return s_drop(p, s_bad(call, op, "date", "is before the birth date"));
+    s_set(&p->death_date, in->date);
+    return s_finish(e, w, txn, call, p, "patient.updated");
+}
+
+static int s_staff_known(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                         const char *clinic, const char *id)
+{
+    const char *why;
+    if (ccm_ident_key(id, S_STAFF_ID_MAX, &why) != 0)
+        return s_bad(call, op, "staff_id", why);
+    ccm_key_t k;
+    s_patient_key(&k, clinic, id);
+    MDB_val v;
+    int rc = ccm_store_get(txn, e->staff, k.buf, k.len, &v);
+    if (rc == CCM_ENOTFOUND)
+        return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "staff_id",
+                               "%s.staff_id: no staff member %s in clinic %s", op, id, clinic);
+    return rc ? s_store_fail(call, rc) : 0;
+}
+
+static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                            ccm_worker_call_t *call, const Ccm__Enrollment__RecordConsent *in)
+{
+    static const char op[] = "record_consent";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    if (in->program < CCM__ENROLLMENT__PROGRAM__CCM || in->program > CCM__ENROLLMENT__PROGRAM__APCM)
+        return s_drop(p, s_bad(call, op, "program", "must be CCM, PCM or APCM"));
+    if (in->method != CCM__ENROLLMENT__CONSENT_METHOD__VERBAL &&
+        in->method != CCM__ENROLLMENT__CONSENT_METHOD__WRITTEN)
+        return s_drop(p, s_bad(call, op, "method", "must be VERBAL or WRITTEN"));
+    if (in->at_us <= 0)
+        return s_drop(p, s_bad(call, op, "at_us", "when the patient consented is required"));
+    if (in->at_us > call->now_us)
+        return s_drop(p, s_bad(call, op, "at_us", "is in the future"));
+    if (!in->disclosed_cost_sharing)
+        return s_drop(p, s_bad(call, op, "disclosed_cost_sharing",
+                               "the patient must be told the service is available and that "
+                               "cost sharing applies (ccm-rules.md §3 a)"));
+    if (!in->disclosed_one_practitioner)
+        return s_drop(p, s_bad(call, op, "disclosed_one_practitioner",
+                               "the patient must be told only one practitioner can furnish and "
+                               "be paid for the service in a month (§3 b)"));
+    if (!in->disclosed_right_to_stop)
+        return s_drop(p, s_bad(call, op, "disclosed_right_to_stop",
+                               "the patient must be told of the right to stop at any time, "
+                               "effective at the end of the month (§3 c)"));
+    if ((rc = s_staff_known(e, txn, call, op, in->clinic, in->staff_id)) ||
+        (rc = s_practitioner(e, txn, call, op, "billing_npi", in->clinic, in->billing_npi)))
+        return s_drop(p, rc);
+    if (strcmp(p->billing_npi, in->billing_npi) != 0)
+        return s_drop(
+            p, ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__FAILED_PRECONDITION, "billing_npi",
+                               "%s.billing_npi: the patient's billing practitioner is %s; consent "
+                               "is given to the billing practitioner (set it first)",
+                               op, p->billing_npi[0] ? p->billing_npi : "not set"));
+    if (s_active_consent(p, in->program))
+        return s_drop(p, ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, "program",
+                                         "%s.program: the patient already has an active %s "
+                                         "consent (revoke it first)",
+                                         op, s_programs[in->program]));
+    consent_t *c = malloc(sizeof *c);
+    if (!c)
+        abort();
+    ccm__enrollment__consent__init(c);
+    char id[S_CLINIC_MAX + S_MRN_MAX + 16];
+    snprintf(id, sizeof id, "%s/%s/%s/%zu", p->clinic, p->mrn, s_programs[in->program],
+             p->n_consents + 1);
+    c->id = s_dup(id);
+    c->program = in->program;
+    c->billing_npi = s_dup(in->billing_npi);
+    c->method = in->method;
+    c->at_us = in->at_us;
+    c->staff_id = s_dup(in->staff_id);
+    c->disclosed_cost_sharing = c->disclosed_one_practitioner = c->disclosed_right_to_stop = true;
+    c->share_electronically = in->share_electronically;
+    c->status = CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE;
+    c->recorded_us = call->now_us;
+    c->request_id = s_dup(call->request_id);
+    if ((rc = s_append((void ***)&p->consents, &p->n_consents, c)) != 0) {
+        ccm__enrollment__consent__free_unpacked(c, NULL);
+        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "program",
+                                         "%s: too many consents recorded", op));
+    }
+    return s_finish(e, w, txn, call, p, "consent.recorded");
+}
+
+static int s_revoke_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                            ccm_worker_call_t *call, const Ccm__Enrollment__RevokeConsent *in)
+{
+    static const char op[] = "revoke_consent";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    if (in->program < CCM__ENROLLMENT__PROGRAM__CCM || in->program > CCM__ENROLLMENT__PROGRAM__APCM)
+        return s_drop(p, s_bad(call, op, "program", "must be CCM, PCM or APCM"));
+    consent_t *c = s_active_consent(p, in->program);
+    if (!c)
+        return s_drop(p, ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "program",
+                                         "%s.program: the patient has no active %s consent", op,
+                                         s_programs[in->program]));
+    int64_t at = in->at_us ? in->at_us : call->now_us;
+    if (at > call->now_us)
+        return s_drop(p, s_bad(call, op, "at_us", "is in the future"));
+    if (at < c->at_us)
+        return s_drop(p, s_bad(call, op, "at_us", "is before the consent was given"));
+    /* Revocation takes effect at the end of the calendar month (§3, P-2). */
+    int32_t day = s_local_day(e, p->clinic, at), y, m, d;
+    ccm_tz_civil_from_days(day, &y, &m, &d);
+    char until[11];
+    s_format_day(ccm_tz_days_from_civil(y, m, ccm_tz_days_in_month(y, m)), until);
+    c->status = CCM__ENROLLMENT__CONSENT_STATUS__REVOKED;
+    c->revoked_us = at;
+    s_set(&c->effective_until, until);
+    return s_finish(e, w, txn, call, p, "consent.revoked");
+}
+
+static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                       const Ccm__Enrollment__AddVisit *in)
+{
+    static const char op[] = "add_visit";
+    const char *why;
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    ccm_code_t code = ccm_rules_code_parse(in->code);
+    if (code == CCM_CODE_NONE || !(ccm_rules_code_flags(code) & CCM_CODEF_VISIT))
+        return s_drop(p, s_bad(call, op, "code",
+                               "not a face-to-face visit code we know (E/M 99202-99215, AWV "
+                               "G0438/G0439, IPPE G0402, TCM 99495/99496)"));
+    long day;
+    if (ccm_ident_date(in->date, &day, &why) != 0)
+        return s_drop(p, s_bad(call, op, "date", why));
+    if (day > s_local_day(e, p->clinic, call->now_us))
+        return s_drop(p, s_bad(call, op, "date", "is in the future"));
+    if ((rc = s_npi(call, op, "npi", in->npi)) != 0)
+        return s_drop(p, rc);
+    Ccm__Enrollment__Visit *v = malloc(sizeof *v);
+    if (!v)
+        abort();
+    ccm__enrollment__visit__init(v);
+    v->code = s_dup(ccm_rules_code_name(code));
+    v->date = s_dup(in->date);
+    v->npi = s_dup(in->npi);
+    v->g0506 = in->g0506;
+    v->telehealth = in->telehealth;
+    v->recorded_us = call->now_us;
+    if ((rc = s_append((void ***)&p->visits, &p->n_visits, v)) != 0) {
+        ccm__enrollment__visit__free_unpacked(v, NULL);
+        return s_drop(p,
+                      ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "code",
+                                      "%s: the patient has %d visits already", op, S_RECORDS_MAX));
+    }
+    return s_finish(e, w, txn, call, p, "visit.added");
+}
+
+static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                               ccm_worker_call_t *call, const Ccm__Enrollment__AddOtherService *in)
+{
+    static const char op[] = "add_other_service";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    ccm_code_t code = ccm_rules_code_parse(in->code);
+    if (code == CCM_CODE_NONE)
+        return s_drop(
+            p, s_bad(call, op, "code", "not a code of the catalogue (ccm-rules.md §7 and §10)"));
+    int32_t month;
+    if (strlen(in->month) != 7 || ccm_tz_parse_month(in->month, &month) != 0)
+        return s_drop(p, s_bad(call, op, "month", "must be a month YYYY-MM"));
+    if ((rc = s_npi(call, op, "npi", in->npi)) != 0)
+        return s_drop(p, rc);
+    Ccm__Enrollment__OtherService *o = malloc(sizeof *o);
+    if (!o)
+        abort();
+    ccm__enrollment__other_service__init(o);
+    o->code = s_dup(ccm_rules_code_name(code));
+    o->month = s_dup(in->month);
+    o->npi = s_dup(in->npi);
+    o->recorded_us = call->now_us;
+    if ((rc = s_append((void ***)&p->other_services, &p->n_other_services, o)) != 0) {
+        ccm__enrollment__other_service__free_unpacked(o, NULL);
+        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "code",
+                                         "%s: too many services recorded", op));
+    }
+    return s_finish(e, w, txn, call, p, "other_service.added");
+}
+
+static int s_add_inpatient(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                           ccm_worker_call_t *call, const Ccm__Enrollment__AddInpatientStay *in)
+{
+    static const char op[] = "add_inpatient_stay";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    if (in->from_us <= 0)
+        return s_drop(p, s_bad(call, op, "from_us", "the admission instant is required"));
+    if (in->from_us > call->now_us)
+        return s_drop(p, s_bad(call, op, "from_us", "is in the future"));
+    if (in->to_us != 0 && in->to_us <= in->from_us)
+        return s_drop(p, s_bad(call, op, "to_us", "must be after from_us (or 0: still inpatient)"));
+    if ((rc = s_text(call, op, "facility", in->facility, S_FACILITY_MAX, false)) != 0)
+        return s_drop(p, rc);
+    Ccm__Enrollment__InpatientStay *st = malloc(sizeof *st);
+    if (!st)
+        abort();
+    ccm__enrollment__inpatient_stay__init(st);
+    st->from_us = in->from_us;
+    st->to_us = in->to_us;
+    st->facility = s_dup(in->facility);
+    st->recorded_us = call->now_us;
+    if ((rc = s_append((void ***)&p->inpatient, &p->n_inpatient, st)) != 0) {
+        ccm__enrollment__inpatient_stay__free_unpacked(st, NULL);
+        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "from_us",
+                                         "%s: too many stays recorded", op));
+    }
+    return s_finish(e, w, txn, call, p, "inpatient.added");
+}
+
+/* The clinic's to-do list: eligible patients without a consent in force. */
+static int s_worklist(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
+                      const Ccm__Enrollment__Worklist *in)
+{
+    if (!s_clinic_known(e, in->clinic))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "worklist.clinic: no clinic \"%s\" is configured", in->clinic);
+    patient_t **ps = NULL;
+    size_t np = 0;
+    int rc = s_scan_clinic(txn, e->patients, in->clinic, &ccm__enrollment__patient__descriptor,
+                           (void ***)&ps, &np);
+    Ccm__Enrollment__WorklistItem *items = calloc(np ? np : 1, sizeof *items);
+    Ccm__Enrollment__WorklistItem **ptrs = calloc(np ? np : 1, sizeof *ptrs);
+    char(*details)[160] = calloc(np ? np : 1, sizeof *details);
+    if (!items || !ptrs || !details)
+        abort();
+    Ccm__Enrollment__WorklistReply wl = CCM__ENROLLMENT__WORKLIST_REPLY__INIT;
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        patient_t *p = ps[i];
+        if (p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__NOT_ELIGIBLE || p->death_date[0])
+            continue;
+        int program = p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE
+                          ? CCM__ENROLLMENT__PROGRAM__CCM
+                          : CCM__ENROLLMENT__PROGRAM__PCM;
+        if (s_active_consent(p, program))
+            continue;
+        const char *reason = "ELIGIBLE_NOT_ENROLLED";
+        snprintf(details[i], sizeof details[i], "%s eligible; no %s consent", s_programs[program],
+                 s_programs[program]);
+        if (!p->billing_npi[0]) {
+            reason = "NO_BILLING_PRACTITIONER";
+            snprintf(details[i], sizeof details[i],
+                     "%s eligible; assign a billing practitioner, then record consent",
+                     s_programs[program]);
+        } else {
+            for (size_t k = 0; k < p->n_consents; k++)
+                if (p->consents[k]->program == (Ccm__Enrollment__Program)program &&
+                    p->consents[k]->status ==
+                        CCM__ENROLLMENT__CONSENT_STATUS__PRACTITIONER_CHANGED) {
+                    reason = "CONSENT_NEEDED";
+                    snprintf(details[i], sizeof details[i],
+                             "the billing practitioner changed to %s: a new %s consent is needed",
+                             p->billing_npi, s_programs[program]);
+                }
+        }
+        Ccm__Enrollment__WorklistItem *it = &items[wl.n_items];
+        ccm__enrollment__worklist_item__init(it);
+        it->mrn = p->mrn;
+        it->family_name = p->family_name;
+        it->given_name = p->given_name;
+        it->reason = (char *)reason;
+        it->detail = details[i];
+        it->eligibility = p->eligibility;
+        ptrs[wl.n_items++] = it;
+    }
+    if (rc == 0) {
+        wl.items = ptrs;
+        reply_t r = CCM__ENROLLMENT__REPLY__INIT;
+        r.result_case = CCM__ENROLLMENT__REPLY__RESULT_WORKLIST;
+        r.worklist = &wl;
+        rc = s_reply_ok(call, &r);
+    } else {
+        rc = s_store_fail(call, rc);
+    }
+    for (size_t i = 0; i < np; i++)
+        ccm__enrollment__patient__free_unpacked(ps[i], NULL);
+    free(ps);
+    free(items);
+    free(ptrs);
+    free(details);
+    return rc;
+}
+
 int ccm_enrollment_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, void *ctx)
 {
     ccm_enrollment_t *e = ctx;
@@ -494,6 +1294,37 @@ int ccm_enrollment_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call
     case CCM__ENROLLMENT__REQUEST__OP_LIST_PATIENTS:
         rc = s_list(e, txn, call, req->list_patients);
         break;
+    case CCM__ENROLLMENT__REQUEST__OP_ADD_PRACTITIONER:
+        rc = s_add_practitioner(e, w, txn, call, req->add_practitioner);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_ADD_STAFF:
+        rc = s_add_staff(e, w, txn, call, req->add_staff);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_LIST_PEOPLE:
+        rc = s_list_people(e, txn, call, req->list_people);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_SET_BILLING_PRACTITIONER:
+        rc = s_set_billing(e, w, txn, call, req->set_billing_practitioner);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_RECORD_DEATH:
+        rc = s_record_death(e, w, txn, call, req->record_death);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_RECORD_CONSENT:
+        rc = s_record_consent(e, w, txn, call, req->record_consent);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_REVOKE_CONSENT:
+        rc = s_revoke_consent(e, w, txn, call, req->revoke_consent);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_ADD_VISIT:
+        rc = s_add_visit(e, w, txn, call, req->add_visit);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_ADD_OTHER_SERVICE:
+        rc = s_add_other_service(e, w, txn, call, req->add_other_service);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_ADD_INPATIENT_STAY:
+        rc = s_add_inpatient(e, w, txn, call, req->add_inpatient_stay);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_WORKLIST: rc = s_worklist(e, txn, call, req->worklist); break;
     default:
         rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "op",
                              "op: the request names no enrollment operation");

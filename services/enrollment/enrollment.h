@@ -16,8 +16,10 @@ extern const char *const ccm_enrollment_dbs[];
 /* Returns a new handler context, or NULL when out of memory. */
 ccm_enrollment_t *ccm_enrollment_new(void);
 void ccm_enrollment_destroy(ccm_enrollment_t **p);
-/* Adds a clinic the service accepts patients for (id is copied). 0, CCM_EINVAL, CCM_ENOMEM. */
-int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id);
+/* Adds a clinic the service accepts patients for, with its IANA time zone (read
+ * from the system tzdata). Strings are copied. 0, CCM_EINVAL (bad id or zone
+ * name), CCM_ENOTFOUND (no such zone), CCM_ENOMEM. */
+int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *timezone);
 /* Looks up the databases once the worker's store is open. 0 or CCM_ENOTFOUND. */
 int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w);
 /* The ccm_worker_handler_fn of the service; ctx is the ccm_enrollment_t. */

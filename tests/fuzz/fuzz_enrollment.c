@@ -24,7 +24,7 @@ static ccm_worker_t *s_worker(void)
     if (!mkdtemp(dir))
         abort();
     e = ccm_enrollment_new();
-    ccm_enrollment_add_clinic(e, "C01");
+    ccm_enrollment_add_clinic(e, "C01", "America/New_York");
     ccm_worker_opts_t o = {.service = "enrollment",
                            .broker = "tcp://127.0.0.1:1",
                            .data_dir = dir,

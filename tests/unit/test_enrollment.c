@@ -29,8 +29,8 @@ static int s_setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     f->e = ccm_enrollment_new();
-    ccm_enrollment_add_clinic(f->e, "C01");
-    ccm_enrollment_add_clinic(f->e, "C02");
+    ccm_enrollment_add_clinic(f->e, "C01", "America/New_York");
+    ccm_enrollment_add_clinic(f->e, "C02", "America/Denver");
     ccm_worker_opts_t o = {.service = "enrollment",
                            .broker = "tcp://127.0.0.1:1", /* never reached: calls are direct */
                            .data_dir = f->dir,
