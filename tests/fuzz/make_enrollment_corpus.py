@@ -50,6 +50,25 @@ SEEDS = {
     "truncated": register("r8", "C01", "1", "1EG4TE5MK73", "A", "B", "1950-01-01")[:-3],
     "bad_wire_type": b"\xff\xff\xff\xff\x0f\x01",
     "long_request_id": ld(1, "x" * 300) + ld(19, ld(1, "C01") + ld(2, "1")),
+    "add_practitioner": ld(1, "r9") + ld(21, ld(1, "C01") + ld(2, "1234567893") + uint(3, 2)
+                                      + ld(5, "Osei") + ld(6, "Kwame")),
+    "add_practitioner_bad_npi": ld(1, "r10") + ld(21, ld(1, "C01") + ld(2, "1234567890")),
+    "add_staff": ld(1, "r11") + ld(22, ld(1, "C01") + ld(2, "rn1") + uint(3, 1) + ld(5, "Ray")),
+    "set_billing": ld(1, "r12") + ld(24, ld(1, "C01") + ld(2, "1042") + ld(3, "1234567893")),
+    "record_consent": ld(1, "r13") + ld(26, ld(1, "C01") + ld(2, "1042") + uint(3, 1)
+                                        + uint(4, 1) + uint(5, 1727877600000000) + ld(6, "rn1")
+                                        + ld(7, "1234567893") + uint(8, 1) + uint(9, 1)
+                                        + uint(10, 1)),
+    "revoke_consent": ld(1, "r14") + ld(27, ld(1, "C01") + ld(2, "1042") + uint(3, 1)),
+    "add_visit": ld(1, "r15") + ld(28, ld(1, "C01") + ld(2, "1042") + ld(3, "99213")
+                                   + ld(4, "2024-08-20") + ld(5, "1234567893")),
+    "add_other_service": ld(1, "r16") + ld(29, ld(1, "C01") + ld(2, "1042") + ld(3, "G0181")
+                                           + ld(4, "2025-03") + ld(5, "1234567893")),
+    "add_inpatient": ld(1, "r17") + ld(30, ld(1, "C01") + ld(2, "1042")
+                                       + uint(3, 1727877600000000)),
+    "record_death": ld(1, "r18") + ld(25, ld(1, "C01") + ld(2, "1042") + ld(3, "2025-01-01")),
+    "worklist": ld(31, ld(1, "C01")),
+    "list_people": ld(23, ld(1, "C01")),
 }
 
 os.makedirs(OUT, exist_ok=True)

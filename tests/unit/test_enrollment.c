@@ -230,6 +230,223 @@ static void test_fetch_serves_the_stream(void **state)
     ccm__common_reply__free_unpacked(r, NULL);
 }
 
+/* ---- issue 4: eligibility, people, consent ---- */
+
+static Ccm__Enrollment__Reply *s_op(fixture_t *f, Ccm__Enrollment__Request *req, const char *rid)
+{
+    static int n;
+    char id[32];
+    snprintf(id, sizeof id, "%s-%d", rid, n++);
+    req->request_id = id;
+    return s_call(f, req, NULL, NULL);
+}
+
+static void s_ok(Ccm__Enrollment__Reply *r)
+{
+    if (r->status->code != CCM__CODE__OK)
+        fail_msg("expected OK, got %d: %s", r->status->code, r->status->message);
+    ccm__enrollment__reply__free_unpacked(r, NULL);
+}
+
+/* Asserts the reply failed with code on field; frees it. */
+static void s_refused(Ccm__Enrollment__Reply *r, Ccm__Code code, const char *field)
+{
+    if (r->status->code != code || strcmp(r->status->field, field) != 0)
+        fail_msg("expected %d on %s, got %d on %s: %s", code, field, r->status->code,
+                 r->status->field, r->status->message);
+    ccm__enrollment__reply__free_unpacked(r, NULL);
+}
+
+static Ccm__Enrollment__Reply *s_condition(fixture_t *f, const char *icd10, bool resolve)
+{
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    Ccm__Enrollment__AddCondition add = CCM__ENROLLMENT__ADD_CONDITION__INIT;
+    Ccm__Enrollment__ResolveCondition res = CCM__ENROLLMENT__RESOLVE_CONDITION__INIT;
+    if (resolve) {
+        res.clinic = "C01", res.mrn = "1042", res.icd10 = (char *)icd10;
+        req.op_case = CCM__ENROLLMENT__REQUEST__OP_RESOLVE_CONDITION;
+        req.resolve_condition = &res;
+    } else {
+        add.clinic = "C01", add.mrn = "1042", add.icd10 = (char *)icd10;
+        add.expected_months = 12;
+        add.high_risk = true;
+        req.op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_CONDITION;
+        req.add_condition = &add;
+    }
+    return s_op(f, &req, "cond");
+}
+
+/* Counts stream events of type (all of them from seq 1). */
+static size_t s_events(fixture_t *f, const char *type, Ccm__Enrollment__EligibilityChange **last)
+{
+    Ccm__FetchRequest fr = CCM__FETCH_REQUEST__INIT;
+    char *types[] = {(char *)type};
+    fr.n_types = 1;
+    fr.types = types;
+    fr.max = 1000;
+    Ccm__CommonRequest req = CCM__COMMON_REQUEST__INIT;
+    req.op_case = CCM__COMMON_REQUEST__OP_FETCH;
+    req.fetch = &fr;
+    uint8_t buf[128];
+    size_t len = ccm__common_request__pack(&req, buf);
+    void *rep;
+    size_t rlen;
+    assert_int_equal(ccm_worker_call(f->w, "dev", buf, len, &rep, &rlen), 0);
+    Ccm__CommonReply *r = ccm__common_reply__unpack(NULL, rlen, rep);
+    free(rep);
+    size_t n = r->fetch->n_events;
+    if (last && n)
+        *last = ccm__enrollment__eligibility_change__unpack(
+            NULL, r->fetch->events[n - 1]->payload.len, r->fetch->events[n - 1]->payload.data);
+    ccm__common_reply__free_unpacked(r, NULL);
+    return n;
+}
+
+static void test_eligibility_flips_and_is_published(void **state)
+{
+    fixture_t *f = *state;
+    ccm__enrollment__reply__free_unpacked(s_register(f, "r", "1042", "1EG4TE5MK73", NULL, NULL),
+                                          NULL);
+    Ccm__Enrollment__Reply *r = s_condition(f, "E11.9", false);
+    assert_int_equal(r->patient->eligibility, CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE);
+    s_ok(r);
+    assert_int_equal(s_events(f, "eligibility", NULL), 1);
+    r = s_condition(f, "I50.9", false); /* the second chronic condition */
+    assert_int_equal(r->patient->eligibility, CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE);
+    assert_int_equal(r->patient->n_eligibility_reasons, 2);
+    s_ok(r);
+    Ccm__Enrollment__EligibilityChange *ch = NULL;
+    assert_int_equal(s_events(f, "eligibility", &ch), 2);
+    assert_int_equal(ch->eligibility, CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE);
+    assert_int_equal(ch->previous, CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE);
+    assert_string_equal(ch->mbi, "1EG4TE5MK73");
+    ccm__enrollment__eligibility_change__free_unpacked(ch, NULL);
+    s_ok(s_condition(f, "J44.9", false)); /* a third: still CCM, no new event */
+    assert_int_equal(s_events(f, "eligibility", NULL), 2);
+    s_ok(s_condition(f, "J44.9", true));
+    s_ok(s_condition(f, "I50.9", true)); /* back to one: PCM */
+    assert_int_equal(s_events(f, "eligibility", &ch), 3);
+    assert_int_equal(ch->eligibility, CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE);
+    ccm__enrollment__eligibility_change__free_unpacked(ch, NULL);
+}
+
+static void s_people(fixture_t *f)
+{
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    Ccm__Enrollment__AddPractitioner pr = CCM__ENROLLMENT__ADD_PRACTITIONER__INIT;
+    pr.clinic = "C01", pr.role = CCM__ENROLLMENT__ROLE__PHYSICIAN;
+    pr.family_name = "Osei", pr.given_name = "Kwame", pr.credentials = "MD";
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_PRACTITIONER;
+    req.add_practitioner = &pr;
+    pr.npi = "1234567893";
+    s_ok(s_op(f, &req, "pr"));
+    pr.npi = "1245319599";
+    s_ok(s_op(f, &req, "pr"));
+    pr.npi = "1234567890"; /* bad check digit */
+    s_refused(s_op(f, &req, "pr"), CCM__CODE__INVALID_ARGUMENT, "npi");
+    Ccm__Enrollment__AddStaff st = CCM__ENROLLMENT__ADD_STAFF__INIT;
+    st.clinic = "C01", st.id = "rn1", st.role = CCM__ENROLLMENT__ROLE__CLINICAL_STAFF;
+    st.name = "Ray Nurse", st.credentials = "RN";
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_STAFF;
+    req.add_staff = &st;
+    s_ok(s_op(f, &req, "st"));
+}
+
+static Ccm__Enrollment__Reply *s_consent(fixture_t *f, const char *npi, int64_t at, bool all)
+{
+    Ccm__Enrollment__RecordConsent c = CCM__ENROLLMENT__RECORD_CONSENT__INIT;
+    c.clinic = "C01", c.mrn = "1042", c.program = CCM__ENROLLMENT__PROGRAM__CCM;
+    c.method = CCM__ENROLLMENT__CONSENT_METHOD__VERBAL;
+    c.at_us = at, c.staff_id = "rn1", c.billing_npi = (char *)npi;
+    c.disclosed_cost_sharing = c.disclosed_one_practitioner = true;
+    c.disclosed_right_to_stop = all;
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_RECORD_CONSENT;
+    req.record_consent = &c;
+    return s_op(f, &req, "consent");
+}
+
+static Ccm__Enrollment__Reply *s_billing(fixture_t *f, const char *npi)
+{
+    Ccm__Enrollment__SetBillingPractitioner b = CCM__ENROLLMENT__SET_BILLING_PRACTITIONER__INIT;
+    b.clinic = "C01", b.mrn = "1042", b.npi = (char *)npi;
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_SET_BILLING_PRACTITIONER;
+    req.set_billing_practitioner = &b;
+    return s_op(f, &req, "billing");
+}
+
+static void test_consent_life_cycle(void **state)
+{
+    fixture_t *f = *state;
+    ccm__enrollment__reply__free_unpacked(s_register(f, "r", "1042", "1EG4TE5MK73", NULL, NULL),
+                                          NULL);
+    s_people(f);
+    /* 2024-10-02T14:00:00Z, Eastern time: 10:00 */
+    const int64_t at = 1727877600LL * 1000000;
+    s_refused(s_consent(f, "1234567893", at, true), CCM__CODE__FAILED_PRECONDITION,
+              "billing_npi"); /* no billing practitioner yet */
+    s_ok(s_billing(f, "1234567893"));
+    s_refused(s_consent(f, "1234567893", at, false), CCM__CODE__INVALID_ARGUMENT,
+              "disclosed_right_to_stop");
+    s_refused(s_consent(f, "1234567893", (int64_t)4102444800 * 1000000, true),
+              CCM__CODE__INVALID_ARGUMENT, "at_us"); /* 2100: in the future */
+    s_ok(s_consent(f, "1234567893", at, true));
+    s_refused(s_consent(f, "1234567893", at, true), CCM__CODE__CONFLICT, "program");
+
+    /* revoke on 2024-10-31 23:30 Eastern = 2024-11-01T03:30Z: effective to Oct 31 */
+    Ccm__Enrollment__RevokeConsent rv = CCM__ENROLLMENT__REVOKE_CONSENT__INIT;
+    rv.clinic = "C01", rv.mrn = "1042", rv.program = CCM__ENROLLMENT__PROGRAM__CCM;
+    rv.at_us = 1730431800LL * 1000000;
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_REVOKE_CONSENT;
+    req.revoke_consent = &rv;
+    Ccm__Enrollment__Reply *r = s_op(f, &req, "revoke");
+    assert_int_equal(r->status->code, CCM__CODE__OK);
+    assert_int_equal(r->patient->consents[0]->status, CCM__ENROLLMENT__CONSENT_STATUS__REVOKED);
+    assert_string_equal(r->patient->consents[0]->effective_until, "2024-10-31");
+    s_ok(r);
+    s_refused(s_op(f, &req, "revoke"), CCM__CODE__NOT_FOUND, "program"); /* nothing active */
+
+    s_ok(s_consent(f, "1234567893", at, true)); /* consent again after revocation */
+    r = s_billing(f, "1245319599");             /* another billing practitioner */
+    assert_int_equal(r->patient->consents[1]->status,
+                     CCM__ENROLLMENT__CONSENT_STATUS__PRACTITIONER_CHANGED);
+    s_ok(r);
+    s_refused(s_consent(f, "1234567893", at, true), CCM__CODE__FAILED_PRECONDITION, "billing_npi");
+    r = s_consent(f, "1245319599", at, true);
+    assert_int_equal(r->patient->n_consents, 3);
+    assert_string_equal(r->patient->consents[2]->id, "C01/1042/CCM/3");
+    s_ok(r);
+}
+
+static void test_worklist_lists_eligible_without_consent(void **state)
+{
+    fixture_t *f = *state;
+    ccm__enrollment__reply__free_unpacked(s_register(f, "r", "1042", "1EG4TE5MK73", NULL, NULL),
+                                          NULL);
+    s_people(f);
+    s_ok(s_condition(f, "E11.9", false));
+    s_ok(s_condition(f, "I50.9", false));
+    Ccm__Enrollment__Worklist wl = CCM__ENROLLMENT__WORKLIST__INIT;
+    wl.clinic = "C01";
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_WORKLIST;
+    req.worklist = &wl;
+    Ccm__Enrollment__Reply *r = s_op(f, &req, "wl");
+    assert_int_equal(r->worklist->n_items, 1);
+    assert_string_equal(r->worklist->items[0]->reason, "NO_BILLING_PRACTITIONER");
+    s_ok(r);
+    s_ok(s_billing(f, "1234567893"));
+    r = s_op(f, &req, "wl");
+    assert_string_equal(r->worklist->items[0]->reason, "ELIGIBLE_NOT_ENROLLED");
+    s_ok(r);
+    s_ok(s_consent(f, "1234567893", 1727877600LL * 1000000, true));
+    r = s_op(f, &req, "wl");
+    assert_int_equal(r->worklist->n_items, 0);
+    s_ok(r);
+}
+
 int main(void)
 {
     ccm_log_init("test", CCM_LOG_ERROR);
@@ -241,6 +458,11 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_body_is_invalid_argument, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_serves_the_stream, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_eligibility_flips_and_is_published, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_consent_life_cycle, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_worklist_lists_eligible_without_consent, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
