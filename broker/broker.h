@@ -18,11 +18,14 @@ typedef struct {
     int64_t maxmsgsize;       /* ZMQ_MAXMSGSIZE; 0 = CCM_MAXMSGSIZE */
 } ccm_broker_opts_t;
 
-/* Binds every socket. 0, CCM_EINVAL (an endpoint is not loopback: CURVE keys
- * would be needed), CCM_EIO (cannot bind; logged), CCM_ENOMEM. */
+/* Binds every socket (a NULL doorbell endpoint: no doorbell forwarding). 0,
+ * CCM_EINVAL (no endpoint, or one is not loopback: CURVE keys would be needed;
+ * logged), CCM_EIO (cannot bind; logged), CCM_ENOMEM. On success *out is the
+ * broker (caller destroys it). */
 int ccm_broker_new(const ccm_broker_opts_t *opts, ccm_broker_t **out);
 void ccm_broker_destroy(ccm_broker_t **p);
-/* Serves until *stop is set; returns 0, or CCM_EIO on a fatal socket error. */
+/* Serves until *stop is set (a signal handler's flag), then sends DISCONNECT to
+ * every worker; returns 0, or CCM_EIO on a fatal socket error (logged). */
 int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop);
 
 #endif

@@ -1,4 +1,6 @@
-/* ccm-broker — flags, configuration, signals; the broker itself is broker.c. */
+/* ccm-broker — flags, configuration, signals; the broker itself is broker.c.
+ * Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 could not start or a fatal
+ * socket error (logged), 2 usage or a bad setting. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,16 +10,29 @@
 #include "ccm/config.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
-#include "ccm/service.h"
 #include "ccm/wire.h"
+
+/* The process's only globals: set by the signal handler, read by the poll loop. */
+static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_signal;
+
+static void s_on_signal(int sig)
+{
+    s_signal = sig;
+    s_stop = 1;
+}
 
 static void s_usage(FILE *f)
 {
     fputs("usage: ccm-broker [--config FILE] [--endpoint EP] [--doorbell-in EP]\n"
-          "                  [--doorbell-out EP] [--log-level debug|info|warn|error]\n"
-          "Routes 7/MDP requests between ccm clients and services, answers mmi.service,\n"
-          "and forwards doorbells. Settings: section [broker] of FILE (deploy/ccm.conf),\n"
-          "overridden by the flags.\n",
+          "                  [--doorbell-out EP] [--log-level debug|info|warn|error] [--help]\n"
+          "Routes 7/MDP requests between ccm clients and services, answers 8/MMI\n"
+          "mmi.service, and forwards doorbells (XSUB doorbell-in -> XPUB doorbell-out).\n"
+          "Settings: section [broker] of FILE (keys endpoint, doorbell_in, doorbell_out,\n"
+          "max_msg_size, log_level; see deploy/ccm.conf), overridden by the flags.\n"
+          "Defaults: tcp://127.0.0.1:7710, :7711, :7712, 1M, info. An empty doorbell\n"
+          "endpoint disables doorbell forwarding. Without CURVE keys every endpoint must\n"
+          "be loopback (tcp://127.0.0.1:PORT, tcp://[::1]:PORT, ipc://).\n",
           f);
 }
 
@@ -30,8 +45,8 @@ int main(int argc, char **argv)
                                          {"log-level", required_argument, 0, 'l'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *config = NULL, *flag[4] = {NULL, NULL, NULL, NULL};
     static const char *const keys[4] = {"endpoint", "doorbell_in", "doorbell_out", "log_level"};
+    const char *config = NULL, *flag[4] = {NULL, NULL, NULL, NULL};
     int c;
     while ((c = getopt_long(argc, argv, "c:e:i:o:l:h", opts, NULL)) != -1) {
         switch (c) {
@@ -51,43 +66,67 @@ int main(int argc, char **argv)
     ccm_log_init("broker", CCM_LOG_INFO);
     ccm_config_t *cfg = NULL;
     char err[512];
-    if (config ? ccm_config_load(config, &cfg, err, sizeof err) != 0 : !(cfg = ccm_config_new())) {
-        ccm_error("event=config_error error=\"%s\"", config ? err : "out of memory");
-        return 1;
-    }
-    for (int i = 0; i < 4; i++)
-        if (flag[i] && ccm_config_set(cfg, "broker", keys[i], flag[i]) != 0)
-            return 1;
-    int level = ccm_log_level_parse(ccm_config_get(cfg, "broker", "log_level", "info"));
-    long long maxmsg;
-    if (level < 0 ||
-        ccm_config_get_int(cfg, "broker", "max_msg_size", CCM_MAXMSGSIZE, &maxmsg) != 0 ||
-        maxmsg < 4096) {
-        fprintf(stderr, "ccm-broker: log_level must be debug|info|warn|error and max_msg_size "
-                        "a size of at least 4096 bytes\n");
-        ccm_config_destroy(&cfg);
+    int rc = config                     ? ccm_config_load(config, &cfg, err, sizeof err)
+             : (cfg = ccm_config_new()) ? 0
+                                        : CCM_ENOMEM;
+    if (rc != 0) {
+        if (rc == CCM_ENOTFOUND)
+            snprintf(err, sizeof err, "%s: no such file", config);
+        ccm_error("event=config_error error=\"%s\"", rc == CCM_ENOMEM ? "out of memory" : err);
         return 2;
     }
-    ccm_log_init("broker", level);
-    ccm_broker_opts_t o = {
-        .endpoint = ccm_config_get(cfg, "broker", "endpoint", "tcp://127.0.0.1:7710"),
-        .doorbell_in = ccm_config_get(cfg, "broker", "doorbell_in", "tcp://127.0.0.1:7711"),
-        .doorbell_out = ccm_config_get(cfg, "broker", "doorbell_out", "tcp://127.0.0.1:7712"),
-        .maxmsgsize = maxmsg};
-    ccm_broker_t *b = NULL;
-    int rc = ccm_broker_new(&o, &b);
-    if (rc != 0) {
-        ccm_error("event=start_failed error=\"%s\"", ccm_strerror(rc));
-        ccm_config_destroy(&cfg);
-        return 1;
+    int code = 2;
+    for (int i = 0; i < 4; i++)
+        if (flag[i] && ccm_config_set(cfg, "broker", keys[i], flag[i]) != 0)
+            goto out;
+    int level = ccm_log_level_parse(ccm_config_get(cfg, "broker", "log_level", "info"));
+    long long maxmsg;
+    if (level < 0) {
+        ccm_error("event=config_error key=log_level error=\"must be debug, info, warn or "
+                  "error\"");
+        goto out;
     }
-    volatile sig_atomic_t *stop = ccm_service_stop_on_signals();
-    ccm_info(
-        "event=start endpoint=%s doorbell_in=%s doorbell_out=%s max_msg_size=%lld principal=dev",
-        o.endpoint, o.doorbell_in, o.doorbell_out, maxmsg);
-    rc = ccm_broker_run(b, stop);
-    ccm_info("event=stopped");
+    if (ccm_config_get_int(cfg, "broker", "max_msg_size", CCM_MAXMSGSIZE, &maxmsg) != 0 ||
+        maxmsg < 4096) {
+        ccm_error("event=config_error key=max_msg_size error=\"must be a size of at least 4096 "
+                  "bytes (k/M suffixes allowed)\"");
+        goto out;
+    }
+    ccm_log_init("broker", level);
+    const char *in = ccm_config_get(cfg, "broker", "doorbell_in", "tcp://127.0.0.1:7711");
+    const char *out = ccm_config_get(cfg, "broker", "doorbell_out", "tcp://127.0.0.1:7712");
+    ccm_broker_opts_t o = {.endpoint =
+                               ccm_config_get(cfg, "broker", "endpoint", "tcp://127.0.0.1:7710"),
+                           .doorbell_in = *in ? in : NULL,
+                           .doorbell_out = *out ? out : NULL,
+                           .maxmsgsize = maxmsg};
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll returns EINTR at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    ccm_broker_t *b = NULL;
+    code = 1;
+    if ((rc = ccm_broker_new(&o, &b)) != 0) {
+        ccm_error("event=start_failed error=\"%s\"", ccm_strerror(rc));
+        goto out;
+    }
+    ccm_info("event=start endpoint=%s doorbell_in=%s doorbell_out=%s max_msg_size=%lld "
+             "heartbeat_ms=%d liveness=%d principal=dev",
+             o.endpoint, o.doorbell_in ? o.doorbell_in : "-", o.doorbell_out ? o.doorbell_out : "-",
+             maxmsg, CCM_HEARTBEAT_MS, CCM_HEARTBEAT_LIVENESS);
+    rc = ccm_broker_run(b, &s_stop);
     ccm_broker_destroy(&b);
+    code = rc == 0 ? 0 : 1;
+    ccm_info("event=stopped signal=%s exit=%d",
+             s_signal == SIGTERM  ? "TERM"
+             : s_signal == SIGINT ? "INT"
+                                  : "-",
+             code);
+out:
     ccm_config_destroy(&cfg);
-    return rc == 0 ? 0 : 1;
+    return code;
 }

@@ -78,11 +78,19 @@ int ccm_frames_push(ccm_frames_t *m, const void *data, size_t len)
 {
     if (m->n >= CCM_FRAMES_MAX)
         return CCM_EINVAL;
-    zmq_msg_t *s = s_slot(m);
-    if (!s || zmq_msg_init_size(s, len) != 0)
+    /* Copy into a fresh frame before growing the array: data may point into one of
+     * m's own frames (short frames live inside their zmq_msg_t), which realloc moves. */
+    zmq_msg_t part;
+    if (zmq_msg_init_size(&part, len) != 0)
         return CCM_ENOMEM;
     if (len)
-        memcpy(zmq_msg_data(s), data, len);
+        memcpy(zmq_msg_data(&part), data, len);
+    zmq_msg_t *s = s_slot(m);
+    if (!s) {
+        zmq_msg_close(&part);
+        return CCM_ENOMEM;
+    }
+    *s = part; /* a zmq_msg_t may be moved while nothing else refers to it */
     m->n++;
     return 0;
 }
@@ -105,7 +113,8 @@ int ccm_frames_push_front(ccm_frames_t *m, const void *data, size_t len)
 
 int ccm_frames_append_from(ccm_frames_t *m, const ccm_frames_t *src, size_t from)
 {
-    for (size_t i = from; i < src->n; i++) {
+    size_t n = src->n; /* m may be src: copy only the frames there now */
+    for (size_t i = from; i < n; i++) {
         int rc = ccm_frames_push(m, ccm_frames_data(src, i), ccm_frames_len(src, i));
         if (rc)
             return rc;
@@ -131,7 +140,7 @@ int ccm_frames_recv(ccm_frames_t *m, void *socket, int flags)
         zmq_msg_t part;
         zmq_msg_init(&part);
         /* Only the first part may be non-blocking: the rest arrive atomically. */
-        int r = zmq_msg_recv(&part, socket, m->n == 0 && !overflow ? flags : 0);
+        int r = zmq_msg_recv(&part, socket, m->n == 0 ? flags : 0);
         if (r < 0) {
             int e = zmq_errno();
             zmq_msg_close(&part);
@@ -141,31 +150,26 @@ int ccm_frames_recv(ccm_frames_t *m, void *socket, int flags)
         bool more = zmq_msg_more(&part);
         zmq_msg_t *s = overflow ? NULL : s_slot(m);
         if (s) {
-            *s = part; /* zmq_msg_t may be moved once initialised and not yet copied */
+            *s = part;
             m->n++;
         } else {
-            overflow = true;
+            overflow = true; /* keep the first frames (the peer's identity) for the log */
             zmq_msg_close(&part);
         }
         if (!more)
             break;
     }
-    if (overflow) {
-        ccm_frames_clear(m);
-        return CCM_EPROTO;
-    }
-    return 0;
+    return overflow ? CCM_EPROTO : 0;
 }
 
 int ccm_frames_send(ccm_frames_t *m, void *socket, int flags)
 {
-    int rc = 0;
-    size_t i = 0;
-    for (; i < m->n; i++) {
+    int rc = 0, e = 0;
+    for (size_t i = 0; i < m->n; i++) {
         int more = i + 1 < m->n ? ZMQ_SNDMORE : 0;
         /* Once the first part is queued the rest cannot block (atomic message). */
         if (zmq_msg_send(&m->f[i], socket, (i == 0 ? flags : 0) | more) < 0) {
-            int e = zmq_errno();
+            e = zmq_errno();
             rc = e == EAGAIN || e == EHOSTUNREACH || e == EINTR ? CCM_EAGAIN : CCM_EIO;
             break;
         }
@@ -173,6 +177,8 @@ int ccm_frames_send(ccm_frames_t *m, void *socket, int flags)
         zmq_msg_init(&m->f[i]);
     }
     ccm_frames_clear(m);
+    if (rc)
+        errno = e; /* callers may tell EHOSTUNREACH (peer gone) from EAGAIN (pipe full) */
     return rc;
 }
 
@@ -307,6 +313,27 @@ int ccm_wire_socket_defaults(void *socket, int64_t maxmsgsize)
     return 0;
 }
 
+/* True when h starts with a dotted IPv4 literal 127.d.d.d followed by ':'. */
+static bool s_ipv4_loopback(const char *h)
+{
+    if (strncmp(h, "127.", 4) != 0)
+        return false;
+    h += 4;
+    for (int part = 0; part < 3; part++) {
+        int digits = 0;
+        while (*h >= '0' && *h <= '9' && digits < 4) {
+            h++;
+            digits++;
+        }
+        if (digits == 0 || digits > 3)
+            return false;
+        if (*h != (part < 2 ? '.' : ':'))
+            return false;
+        h++;
+    }
+    return true;
+}
+
 bool ccm_wire_endpoint_is_local(const char *ep)
 {
     if (!ep)
@@ -315,7 +342,7 @@ bool ccm_wire_endpoint_is_local(const char *ep)
         return true;
     if (strncmp(ep, "tcp://", 6) != 0)
         return false;
+    /* Literal addresses only (a name like 127.example.org could resolve anywhere). */
     const char *h = ep + 6;
-    return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 ||
-           strncmp(h, "[::1]:", 6) == 0;
+    return s_ipv4_loopback(h) || strncmp(h, "localhost:", 10) == 0 || strncmp(h, "[::1]:", 6) == 0;
 }

@@ -48,7 +48,8 @@ const void *ccm_frames_data(const ccm_frames_t *m, size_t i);
 size_t ccm_frames_len(const ccm_frames_t *m, size_t i);
 /* True when frame i exists and equals the NUL-terminated string s (without the NUL). */
 bool ccm_frames_eq(const ccm_frames_t *m, size_t i, const char *s);
-/* Appends a copy of len bytes. 0 or CCM_ENOMEM / CCM_EINVAL (over CCM_FRAMES_MAX). */
+/* Appends a copy of len bytes (data may be a frame of m itself). 0 or CCM_ENOMEM /
+ * CCM_EINVAL (over CCM_FRAMES_MAX). */
 int ccm_frames_push(ccm_frames_t *m, const void *data, size_t len);
 int ccm_frames_push_str(ccm_frames_t *m, const char *s);
 /* Inserts a copy of len bytes before frame 0. */
@@ -60,12 +61,14 @@ void ccm_frames_drop_front(ccm_frames_t *m, size_t n);
 
 /* Receives one whole multipart message into m (cleared first).
  * flags: 0 or ZMQ_DONTWAIT. Returns 0, CCM_EAGAIN (nothing waiting with DONTWAIT,
- * or interrupted by a signal), CCM_EPROTO (more than CCM_FRAMES_MAX frames: the
- * rest is drained and dropped) or CCM_EIO. */
+ * or interrupted by a signal), CCM_EPROTO (more than CCM_FRAMES_MAX frames: m keeps
+ * the first CCM_FRAMES_MAX, e.g. for logging the peer; the rest is drained and
+ * dropped) or CCM_EIO. */
 int ccm_frames_recv(ccm_frames_t *m, void *socket, int flags);
 /* Sends every frame (the message is left empty afterwards, whatever the result).
  * flags: 0 or ZMQ_DONTWAIT. Returns 0, CCM_EAGAIN (would block / unroutable
- * with ZMQ_ROUTER_MANDATORY: EHOSTUNREACH) or CCM_EIO. */
+ * with ZMQ_ROUTER_MANDATORY: EHOSTUNREACH) or CCM_EIO. On failure errno holds the
+ * ZeroMQ error, so a ROUTER can tell a gone peer (EHOSTUNREACH) from a full pipe. */
 int ccm_frames_send(ccm_frames_t *m, void *socket, int flags);
 
 /* ---- 7/MDP parsing. `at` is the index of the empty delimiter frame: 1 on a
@@ -117,7 +120,8 @@ int ccm_mdp_worker_reply(ccm_frames_t *out, const void *client, size_t client_le
  * Returns 0 or CCM_EIO. */
 int ccm_wire_socket_defaults(void *socket, int64_t maxmsgsize);
 
-/* True for "tcp://127.x.x.x:…", "tcp://localhost:…", "tcp://[::1]:…", ipc:// and inproc://. */
+/* True for "tcp://127.d.d.d:…" (a literal address), "tcp://localhost:…", "tcp://[::1]:…",
+ * ipc:// and inproc://. Anything else, including host names, is not local. */
 bool ccm_wire_endpoint_is_local(const char *endpoint);
 
 #endif

@@ -1,5 +1,6 @@
 /* wire: every 7/MDP frame shape built and parsed, malformed frames rejected, and
  * the multipart message helpers (a real ZeroMQ socket pair for send/recv). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +166,82 @@ static void test_malformed_worker_frames_rejected(void **state)
     }
 }
 
+/* push() copies before growing: data may be one of the message's own frames,
+ * even a short one stored inside a zmq_msg_t that realloc moves. */
+static void test_push_own_frames_and_append_self(void **state)
+{
+    (void)state;
+    ccm_frames_t *m = ccm_frames_new();
+    assert_int_equal(ccm_frames_push_str(m, "short"), 0);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(ccm_frames_push(m, ccm_frames_data(m, 0), ccm_frames_len(m, 0)), 0);
+        assert_int_equal(ccm_frames_push_front(m, ccm_frames_data(m, 1), ccm_frames_len(m, 1)), 0);
+    }
+    assert_int_equal(ccm_frames_size(m), 41);
+    for (size_t i = 0; i < ccm_frames_size(m); i++)
+        assert_true(ccm_frames_eq(m, i, "short"));
+    ccm_frames_clear(m);
+    assert_int_equal(ccm_frames_push_str(m, "a"), 0);
+    assert_int_equal(ccm_frames_push_str(m, "b"), 0);
+    assert_int_equal(ccm_frames_append_from(m, m, 0), 0); /* copies what was there */
+    assert_int_equal(ccm_frames_size(m), 4);
+    assert_true(ccm_frames_eq(m, 2, "a") && ccm_frames_eq(m, 3, "b"));
+    ccm_frames_drop_front(m, 99); /* more than there are: empties */
+    assert_int_equal(ccm_frames_size(m), 0);
+    assert_false(ccm_frames_eq(m, 0, ""));
+    ccm_frames_destroy(&m);
+}
+
+/* 7/MDP bodies may span several frames; the parsers point at the first. */
+static void test_multi_frame_bodies(void **state)
+{
+    (void)state;
+    ccm_frames_t *m = s_msg("", "MDPC01", "svc", "b1", "b2", NULL);
+    ccm_mdp_client_view_t c;
+    assert_int_equal(ccm_mdp_parse_client(m, 0, &c), 0);
+    assert_int_equal(c.body, 3);
+    ccm_frames_destroy(&m);
+    /* broker -> worker REQUEST with principal then body; REPLY with two body frames */
+    m = s_msg("", "MDPW01", "\x02", "CLIENT", "", "dev", "p1", "p2", NULL);
+    ccm_mdp_worker_view_t w;
+    assert_int_equal(ccm_mdp_parse_worker(m, 0, &w), 0);
+    assert_int_equal(w.body, 5);
+    assert_true(ccm_frames_eq(m, w.body, "dev") && ccm_frames_eq(m, 7, "p2"));
+    ccm_frames_destroy(&m);
+    m = s_msg("ID", "", "MDPW01", "\x03", "CLIENT", "", "r1", "r2", NULL);
+    assert_int_equal(ccm_mdp_parse_worker(m, 1, &w), 0);
+    assert_int_equal(w.command, CCM_MDPW_REPLY);
+    assert_int_equal(w.body, 6);
+    assert_memory_equal(w.client, "CLIENT", 6);
+    /* at past the end, or on the identity instead of the delimiter */
+    assert_int_equal(ccm_mdp_parse_worker(m, 0, &w), CCM_EPROTO);
+    assert_int_equal(ccm_mdp_parse_worker(m, 8, &w), CCM_EPROTO);
+    assert_int_equal(ccm_mdp_parse_client(m, 9, &c), CCM_EPROTO);
+    ccm_frames_destroy(&m);
+}
+
+/* A ROUTER with ZMQ_ROUTER_MANDATORY: sending to an unknown peer fails at once
+ * with CCM_EAGAIN and errno EHOSTUNREACH, and never blocks. */
+static void test_send_to_unknown_peer(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    void *r = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1;
+    assert_int_equal(zmq_setsockopt(r, ZMQ_ROUTER_MANDATORY, &one, sizeof one), 0);
+    assert_int_equal(zmq_bind(r, "inproc://mandatory"), 0);
+    ccm_frames_t *m = ccm_frames_new();
+    assert_int_equal(ccm_mdp_worker_heartbeat(m), 0);
+    assert_int_equal(ccm_frames_push_front(m, "nobody", 6), 0);
+    errno = 0;
+    assert_int_equal(ccm_frames_send(m, r, ZMQ_DONTWAIT), CCM_EAGAIN);
+    assert_int_equal(errno, EHOSTUNREACH);
+    assert_int_equal(ccm_frames_size(m), 0); /* emptied whatever the result */
+    ccm_frames_destroy(&m);
+    zmq_close(r);
+    zmq_ctx_term(ctx);
+}
+
 static void test_send_recv_over_sockets(void **state)
 {
     (void)state;
@@ -185,7 +262,9 @@ static void test_send_recv_over_sockets(void **state)
         assert_true(zmq_send(a, "f", 1, i + 1 < CCM_FRAMES_MAX + 5 ? ZMQ_SNDMORE : 0) == 1);
     assert_int_equal(zmq_send(a, "next", 4, 0), 4);
     assert_int_equal(ccm_frames_recv(m, b, 0), CCM_EPROTO);
+    assert_int_equal(ccm_frames_size(m), CCM_FRAMES_MAX); /* the first ones, for the log */
     assert_int_equal(ccm_frames_recv(m, b, 0), 0);
+    assert_int_equal(ccm_frames_size(m), 1);
     assert_true(ccm_frames_eq(m, 0, "next"));
     ccm_frames_destroy(&m);
     zmq_close(a);
@@ -218,6 +297,13 @@ static void test_socket_defaults_and_local_endpoints(void **state)
                             "tcp://*:7710",
                             "tcp://example.org:1",
                             "tcp://127example:1",
+                            "tcp://127.example.org:1",
+                            "tcp://127.0.0.1.nip.io:1",
+                            "tcp://127.0.0.1",
+                            "tcp://127..0.1:1",
+                            "tcp://127.0.0.1234:1",
+                            "tcp://localhost",
+                            "tcp://[::2]:1",
                             "udp://127.0.0.1:1",
                             ""};
     for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
@@ -233,6 +319,9 @@ int main(void)
         cmocka_unit_test(test_worker_commands_round_trip),
         cmocka_unit_test(test_malformed_client_frames_rejected),
         cmocka_unit_test(test_malformed_worker_frames_rejected),
+        cmocka_unit_test(test_push_own_frames_and_append_self),
+        cmocka_unit_test(test_multi_frame_bodies),
+        cmocka_unit_test(test_send_to_unknown_peer),
         cmocka_unit_test(test_send_recv_over_sockets),
         cmocka_unit_test(test_socket_defaults_and_local_endpoints),
     };
