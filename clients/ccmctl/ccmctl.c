@@ -24,14 +24,34 @@ static const char s_usage_text[] =
     "commands:\n"
     "  ping                                  is the broker up, which services answer\n"
     "  status                                each service's statistics\n"
+    "  practitioner add --clinic C --npi NPI --role PHYSICIAN|NP|PA|CNS|CNM\n"
+    "                   --family NAME --given NAME [--credentials MD]\n"
+    "  staff add --clinic C --id ID --role CLINICAL_STAFF|NON_CLINICAL --name NAME\n"
+    "            [--credentials RN] [--outside-us]\n"
+    "  people list --clinic C                practitioners and staff\n"
     "  patient add --clinic C --mrn M --mbi MBI --family NAME --given NAME --birth-date D\n"
+    "              [--billing-npi NPI] [--qmb]\n"
     "  patient show --clinic C --mrn M\n"
     "  patient list --clinic C [--after MRN] [--max N]\n"
+    "  patient set-billing --clinic C --mrn M --npi NPI\n"
+    "  patient death --clinic C --mrn M --date D\n"
     "  condition add --clinic C --mrn M --icd10 CODE [--description TEXT]\n"
+    "                [--expected-months N | --until-death] [--high-risk] [--acute]\n"
     "  condition resolve --clinic C --mrn M --icd10 CODE\n"
+    "  consent record --clinic C --mrn M --program CCM|PCM|APCM --method VERBAL|WRITTEN\n"
+    "                 --staff ID --billing-npi NPI\n"
+    "                 --disclosed cost-sharing,one-practitioner,right-to-stop\n"
+    "                 [--at RFC3339] [--share-electronically]\n"
+    "  consent revoke --clinic C --mrn M --program P [--at RFC3339]\n"
+    "  visit add --clinic C --mrn M --code CODE --date D --npi NPI [--g0506] [--telehealth]\n"
+    "  service add --clinic C --mrn M --code CODE --month YYYY-MM --npi NPI\n"
+    "                                        another service billed (hospice, ESRD, TCM, ...)\n"
+    "  inpatient add --clinic C --mrn M --from RFC3339 [--to RFC3339] [--facility TEXT]\n"
+    "  worklist --clinic C                   patients who need enrollment work\n"
     "  stream fetch SERVICE [--from N] [--max N] [--type T]...\n"
     "  evaluate CASE.json [--fees DIR]        decide one patient-month offline\n"
     "\n"
+    "Instants are RFC 3339 with an offset (2026-11-03T14:30:00-05:00); dates YYYY-MM-DD.\n"
     "Mutations take --request-id ID to make a re-run safe (default: a random id).\n"
     "Defaults come from section [client] of --config FILE (or $CCM_CONFIG), then\n"
     "$CCM_BROKER; --clinic defaults to [client] clinic or $CCM_CLINIC.\n"
@@ -147,9 +167,13 @@ typedef struct {
 } command_t;
 
 static const command_t s_commands[] = {
-    {"ping", ccmctl_cmd_ping},       {"status", ccmctl_cmd_status},
-    {"patient", ccmctl_cmd_patient}, {"condition", ccmctl_cmd_condition},
-    {"stream", ccmctl_cmd_stream},
+    {"ping", ccmctl_cmd_ping},         {"status", ccmctl_cmd_status},
+    {"patient", ccmctl_cmd_patient},   {"condition", ccmctl_cmd_condition},
+    {"stream", ccmctl_cmd_stream},     {"practitioner", ccmctl_cmd_practitioner},
+    {"staff", ccmctl_cmd_staff},       {"people", ccmctl_cmd_people},
+    {"consent", ccmctl_cmd_consent},   {"visit", ccmctl_cmd_visit},
+    {"service", ccmctl_cmd_service},   {"inpatient", ccmctl_cmd_inpatient},
+    {"worklist", ccmctl_cmd_worklist},
 #ifdef CCMCTL_HAVE_CAREPLAN
     {"careplan", ccmctl_cmd_careplan},
 #endif

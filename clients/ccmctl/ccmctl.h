@@ -46,6 +46,14 @@ int ccmctl_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int ccmctl_cmd_patient(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_condition(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_practitioner(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_staff(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_people(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_consent(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_visit(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_service(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_inpatient(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_worklist(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_ping(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_status(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_stream(ccmctl_t *ctl, int argc, char **argv);

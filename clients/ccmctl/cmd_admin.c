@@ -158,6 +158,9 @@ static const struct {
     const char *type_prefix;
     const ProtobufCMessageDescriptor *desc;
 } s_payloads[] = {
+    {"enrollment", "eligibility", &ccm__enrollment__eligibility_change__descriptor},
+    {"enrollment", "practitioner.", &ccm__enrollment__practitioner__descriptor},
+    {"enrollment", "staff.", &ccm__enrollment__staff__descriptor},
     {"enrollment", "", &ccm__enrollment__patient__descriptor},
 };
 
