@@ -29,6 +29,8 @@
 #define S_FACILITY_MAX 200
 /* Records per patient at most (visits, other services, stays, consents). */
 #define S_RECORDS_MAX 500
+/* How far a client's clock may run ahead of ours for "not in the future". */
+#define S_CLOCK_SKEW_US (120 * 1000000LL)
 /* expected_months meaning "until death". */
 #define S_UNTIL_DEATH 999
 
@@ -210,11 +212,20 @@ static int s_reply_patient(ccm_worker_call_t *call, patient_t *p)
     return s_reply_ok(call, &r);
 }
 
-/* The end of every change: store, append event `type`, answer with the patient. */
+static void s_eligibility(patient_t *p);
+static int s_publish_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                                 const patient_t *p, Ccm__Enrollment__Eligibility previous);
+
+/* The end of every change: recompute eligibility (lib/rules), store, append
+ * event `type` (then the eligibility notification if it changed), answer. */
 static int s_commit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                     patient_t *p, const char *type)
 {
+    Ccm__Enrollment__Eligibility previous = p->eligibility;
+    s_eligibility(p);
     int rc = s_save(e, w, txn, call, p, type);
+    if (rc == 0)
+        rc = s_publish_eligibility(w, txn, call, p, previous);
     if (rc != 0)
         return s_store_fail(call, rc);
     call->remember = true;
@@ -265,6 +276,18 @@ static void s_set(char **field, const char *v)
     if (*field && *field != protobuf_c_empty_string)
         free(*field);
     *field = s_dup(v);
+}
+
+/* A catalogue code from user input, case-insensitive ("g0438" is G0438). */
+static ccm_code_t s_code(const char *in)
+{
+    char up[8];
+    size_t n = strlen(in);
+    if (n == 0 || n >= sizeof up)
+        return CCM_CODE_NONE;
+    for (size_t i = 0; i <= n; i++)
+        up[i] = (char)((in[i] >= 'a' && in[i] <= 'z') ? in[i] - 32 : in[i]);
+    return ccm_rules_code_parse(up);
 }
 
 /* Appends elem (heap) to a repeated message field. */
@@ -332,7 +355,7 @@ static void s_format_day(int32_t day, char out[11])
 
 /* Recomputes eligibility from the active conditions with lib/rules; when it
  * changed, appends an "eligibility" event (the eligibility notification). */
-static int s_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, patient_t *p)
+static void s_eligibility(patient_t *p)
 {
     ccm_condition_t conds[S_CONDITIONS_MAX];
     size_t n = 0;
@@ -361,18 +384,23 @@ static int s_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
     p->eligibility_reasons[0] = s_dup(r1);
     p->eligibility_reasons[1] = s_dup(r2);
     p->n_eligibility_reasons = 2;
-    Ccm__Enrollment__Eligibility now = (Ccm__Enrollment__Eligibility)el.program;
-    if (now == p->eligibility)
+    p->eligibility = (Ccm__Enrollment__Eligibility)el.program;
+}
+
+/* Publishes the eligibility notification when p's eligibility differs from previous. */
+static int s_publish_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                                 const patient_t *p, Ccm__Enrollment__Eligibility previous)
+{
+    if (p->eligibility == previous)
         return 0;
     Ccm__Enrollment__EligibilityChange ch = CCM__ENROLLMENT__ELIGIBILITY_CHANGE__INIT;
     ch.clinic = p->clinic;
     ch.mrn = p->mrn;
     ch.mbi = p->mbi;
-    ch.eligibility = now;
-    ch.previous = p->eligibility;
+    ch.eligibility = p->eligibility;
+    ch.previous = previous;
     ch.n_reasons = p->n_eligibility_reasons;
     ch.reasons = p->eligibility_reasons;
-    p->eligibility = now;
     uint8_t buf[1024];
     if (ccm__enrollment__eligibility_change__get_packed_size(&ch) > sizeof buf)
         return CCM_ETOOBIG;
@@ -381,7 +409,7 @@ static int s_eligibility(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
     snprintf(key, sizeof key, "%s/%s", p->clinic, p->mrn);
     uint64_t seq;
     ccm_info("event=eligibility clinic=%s mrn=%s eligibility=%s previous=%s", p->clinic, p->mrn,
-             s_eligibility_names[now], s_eligibility_names[ch.previous]);
+             s_eligibility_names[ch.eligibility], s_eligibility_names[ch.previous]);
     return ccm_stream_append(ccm_worker_stream(w), txn, "eligibility", key, call->request_id,
                              call->principal, call->now_us, buf, len, &seq);
 }
@@ -450,7 +478,10 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
                             : strcmp(old->family_name, in->family_name) ? "family_name"
                             : strcmp(old->given_name, in->given_name)   ? "given_name"
                             : strcmp(old->birth_date, in->birth_date)   ? "birth_date"
-                                                                        : NULL;
+                            : in->billing_npi[0] && strcmp(old->billing_npi, in->billing_npi)
+                                ? "billing_npi"
+                            : old->qmb != in->qmb ? "qmb"
+                                                  : NULL;
         if (field) {
             ccm__enrollment__patient__free_unpacked(old, NULL);
             return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, field,
@@ -479,9 +510,8 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     p.given_name = in->given_name;
     p.birth_date = in->birth_date;
     p.created_us = p.updated_us = call->now_us;
-    rc = s_eligibility(w, txn, call, &p);
-    if (rc == 0)
-        rc = s_save(e, w, txn, call, &p, "patient.registered");
+    s_eligibility(&p);
+    rc = s_save(e, w, txn, call, &p, "patient.registered");
     if (rc != 0) {
         for (size_t i = 0; i < p.n_eligibility_reasons; i++)
             free(p.eligibility_reasons[i]);
@@ -541,20 +571,33 @@ static int s_add_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                              "add_condition.description: %s (at most %d bytes)", why, S_DESC_MAX);
         goto out;
     }
-    if (s_active(p, code)) { /* already active: nothing changes */
-        call->remember = true;
-        rc = s_reply_patient(call, p);
+    if (in->expected_months < 0 || in->expected_months > S_UNTIL_DEATH) {
+        rc = s_bad(call, "add_condition", "expected_months",
+                   "must be 0 to 998 months, or 999 for \"until death\"");
+        goto out;
+    }
+    condition_t *same = s_active(p, code);
+    if (same) {
+        /* Active already: a new attestation (duration, risk, chronic) updates it. */
+        if (same->expected_months == in->expected_months && same->high_risk == in->high_risk &&
+            same->chronic == !in->acute) {
+            call->remember = true;
+            rc = s_reply_patient(call, p);
+            goto out;
+        }
+        same->expected_months = in->expected_months;
+        same->high_risk = in->high_risk;
+        same->chronic = !in->acute;
+        if (in->description[0])
+            s_set(&same->description, in->description);
+        p->updated_us = call->now_us;
+        rc = s_commit(e, w, txn, call, p, "condition.updated");
         goto out;
     }
     if (p->n_conditions >= S_CONDITIONS_MAX) {
         rc = ccm_worker_fail(call, CCM_ETOOBIG, CCM__CODE__FAILED_PRECONDITION, "icd10",
                              "add_condition.icd10: the patient already has %d conditions",
                              S_CONDITIONS_MAX);
-        goto out;
-    }
-    if (in->expected_months < 0 || in->expected_months > S_UNTIL_DEATH) {
-        rc = s_bad(call, "add_condition", "expected_months",
-                   "must be 0 to 998 months, or 999 for \"until death\"");
         goto out;
     }
     condition_t *c = malloc(sizeof *c);
@@ -573,10 +616,6 @@ static int s_add_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
         goto out;
     }
     p->updated_us = call->now_us;
-    if ((rc = s_eligibility(w, txn, call, p)) != 0) {
-        rc = s_store_fail(call, rc);
-        goto out;
-    }
     rc = s_commit(e, w, txn, call, p, "condition.added");
 out:
     ccm__enrollment__patient__free_unpacked(p, NULL);
@@ -605,10 +644,6 @@ static int s_resolve_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
     s_set(&c->resolved_request, call->request_id);
     c->resolved_us = call->now_us;
     p->updated_us = call->now_us;
-    if ((rc = s_eligibility(w, txn, call, p)) != 0) {
-        rc = s_store_fail(call, rc);
-        goto out;
-    }
     rc = s_commit(e, w, txn, call, p, "condition.resolved");
 out:
     ccm__enrollment__patient__free_unpacked(p, NULL);
@@ -710,8 +745,9 @@ static int s_text(ccm_worker_call_t *call, const char *op, const char *field, co
  * stored one answers); another record under the key is a CONFLICT. Appends
  * event `type` for a new record. */
 static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, MDB_dbi dbi,
-                        const char *op, const char *clinic, const char *id, ProtobufCMessage *msg,
-                        int64_t *created_us, const char *type, reply_t *reply)
+                        const char *op, const char *field, const char *clinic, const char *id,
+                        ProtobufCMessage *msg, int64_t *created_us, const char *type,
+                        reply_t *reply)
 {
     ccm_key_t k;
     s_patient_key(&k, clinic, id);
@@ -737,9 +773,10 @@ static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, 
         }
         protobuf_c_message_free_unpacked(old, NULL);
         if (!same)
-            return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, "id",
-                                   "%s: %s is already registered in clinic %s with other details",
-                                   op, id, clinic);
+            return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, field,
+                                   "%s.%s: %s is already registered in clinic %s with other "
+                                   "details",
+                                   op, field, id, clinic);
         call->remember = true;
         return s_reply_ok(call, reply);
     }
@@ -798,7 +835,7 @@ static int s_add_practitioner(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn
     reply_t r = CCM__ENROLLMENT__REPLY__INIT;
     r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PRACTITIONER;
     r.practitioner = &pr;
-    return s_put_record(w, txn, call, e->practitioners, op, in->clinic, in->npi, &pr.base,
+    return s_put_record(w, txn, call, e->practitioners, op, "npi", in->clinic, in->npi, &pr.base,
                         &pr.created_us, "practitioner.added", &r);
 }
 
@@ -834,8 +871,8 @@ static int s_add_staff(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     reply_t r = CCM__ENROLLMENT__REPLY__INIT;
     r.result_case = CCM__ENROLLMENT__REPLY__RESULT_STAFF;
     r.staff = &st;
-    return s_put_record(w, txn, call, e->staff, op, in->clinic, in->id, &st.base, &st.created_us,
-                        "staff.added", &r);
+    return s_put_record(w, txn, call, e->staff, op, "id", in->clinic, in->id, &st.base,
+                        &st.created_us, "staff.added", &r);
 }
 
 /* Collects every record of clinic in dbi (unpacked with desc) into *out. */
@@ -1005,10 +1042,15 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     if (in->method != CCM__ENROLLMENT__CONSENT_METHOD__VERBAL &&
         in->method != CCM__ENROLLMENT__CONSENT_METHOD__WRITTEN)
         return s_drop(p, s_bad(call, op, "method", "must be VERBAL or WRITTEN"));
-    if (in->at_us <= 0)
+    if (in->at_us == 0)
         return s_drop(p, s_bad(call, op, "at_us", "when the patient consented is required"));
-    if (in->at_us > call->now_us)
+    if (in->at_us < 0)
+        return s_drop(p, s_bad(call, op, "at_us", "must be after 1970-01-01"));
+    if (in->at_us > call->now_us + S_CLOCK_SKEW_US)
         return s_drop(p, s_bad(call, op, "at_us", "is in the future"));
+    if (p->death_date[0])
+        return s_drop(p, ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__FAILED_PRECONDITION, "mrn",
+                                         "%s.mrn: the patient died on %s", op, p->death_date));
     if (!in->disclosed_cost_sharing)
         return s_drop(p, s_bad(call, op, "disclosed_cost_sharing",
                                "the patient must be told the service is available and that "
@@ -1101,7 +1143,7 @@ static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
     if (rc)
         return rc;
-    ccm_code_t code = ccm_rules_code_parse(in->code);
+    ccm_code_t code = s_code(in->code);
     if (code == CCM_CODE_NONE || !(ccm_rules_code_flags(code) & CCM_CODEF_VISIT))
         return s_drop(p, s_bad(call, op, "code",
                                "not a face-to-face visit code we know (E/M 99202-99215, AWV "
@@ -1140,7 +1182,7 @@ static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
     int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
     if (rc)
         return rc;
-    ccm_code_t code = ccm_rules_code_parse(in->code);
+    ccm_code_t code = s_code(in->code);
     if (code == CCM_CODE_NONE)
         return s_drop(
             p, s_bad(call, op, "code", "not a code of the catalogue (ccm-rules.md §7 and §10)"));
@@ -1221,7 +1263,10 @@ static int s_worklist(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call
         int program = p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE
                           ? CCM__ENROLLMENT__PROGRAM__CCM
                           : CCM__ENROLLMENT__PROGRAM__PCM;
-        if (s_active_consent(p, program))
+        bool enrolled = false;
+        for (int k = CCM__ENROLLMENT__PROGRAM__CCM; k <= CCM__ENROLLMENT__PROGRAM__APCM; k++)
+            enrolled = enrolled || s_active_consent(p, k) != NULL;
+        if (enrolled)
             continue;
         const char *reason = "ELIGIBLE_NOT_ENROLLED";
         snprintf(details[i], sizeof details[i], "%s eligible; no %s consent", s_programs[program],

@@ -142,10 +142,9 @@ def test_eligibility_follows_conditions_and_reaches_subscribers():
         assert len(got["events"]) == 1, got
         ev = got["events"][0]
         assert ev["type"] == "eligibility" and ev["key"] == "C01/1042", ev
-        if "payload" in ev:  # decoded once ccmctl knows ccm.enrollment.EligibilityChange
-            pl = ev["payload"]
-            assert pl["eligibility"] == "CCM_ELIGIBLE" and pl["previous"] == "PCM_ELIGIBLE", pl
-            assert pl["mrn"] == "1042" and pl["mbi"] == "1EG4TE5MK73", pl
+        pl = ev["payload"]  # ccm.enrollment.EligibilityChange
+        assert pl["eligibility"] == "CCM_ELIGIBLE" and pl["previous"] == "PCM_ELIGIBLE", pl
+        assert pl["mrn"] == "1042" and pl["mbi"] == "1EG4TE5MK73", pl
         cursor = got["next_seq"]
         human = s.ctl("patient", "show", "--clinic", "C01", "--mrn", "1042").stdout
         assert "eligible  CCM_ELIGIBLE" in human and "until death, high risk" in human, human
@@ -161,9 +160,8 @@ def test_eligibility_follows_conditions_and_reaches_subscribers():
         assert p["eligibility"] == "PCM_ELIGIBLE", p
         got = fetch(s, cursor, "eligibility")
         assert [(e["type"], e["key"]) for e in got["events"]] == [("eligibility", "C01/1042")]
-        if "payload" in got["events"][0]:
-            pl = got["events"][0]["payload"]
-            assert pl["eligibility"] == "PCM_ELIGIBLE" and pl["previous"] == "CCM_ELIGIBLE", pl
+        pl = got["events"][0]["payload"]
+        assert pl["eligibility"] == "PCM_ELIGIBLE" and pl["previous"] == "CCM_ELIGIBLE", pl
         # Three notifications in all, each in the stream with the change that caused it.
         allev = fetch(s, 1, "eligibility")["events"]
         assert len(allev) == 3, allev

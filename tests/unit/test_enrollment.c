@@ -447,6 +447,48 @@ static void test_worklist_lists_eligible_without_consent(void **state)
     s_ok(r);
 }
 
+static void test_reattest_condition_and_death(void **state)
+{
+    fixture_t *f = *state;
+    ccm__enrollment__reply__free_unpacked(s_register(f, "r", "1042", "1EG4TE5MK73", NULL, NULL),
+                                          NULL);
+    s_people(f);
+    s_ok(s_billing(f, "1234567893"));
+    /* attested without risk first: not eligible; a new attestation updates it in place */
+    Ccm__Enrollment__AddCondition add = CCM__ENROLLMENT__ADD_CONDITION__INIT;
+    add.clinic = "C01", add.mrn = "1042", add.icd10 = "E11.9", add.expected_months = 12;
+    Ccm__Enrollment__Request req = CCM__ENROLLMENT__REQUEST__INIT;
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_CONDITION;
+    req.add_condition = &add;
+    Ccm__Enrollment__Reply *r = s_op(f, &req, "c");
+    assert_int_equal(r->patient->eligibility, CCM__ENROLLMENT__ELIGIBILITY__NOT_ELIGIBLE);
+    s_ok(r);
+    add.high_risk = true;
+    r = s_op(f, &req, "c");
+    assert_int_equal(r->patient->n_conditions, 1);
+    assert_true(r->patient->conditions[0]->high_risk);
+    assert_int_equal(r->patient->eligibility, CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE);
+    s_ok(r);
+    assert_int_equal(s_events(f, "condition.updated", NULL), 1);
+    /* visit codes are not case-sensitive */
+    Ccm__Enrollment__AddVisit v = CCM__ENROLLMENT__ADD_VISIT__INIT;
+    v.clinic = "C01", v.mrn = "1042", v.code = "g0438", v.date = "2024-08-20";
+    v.npi = "1234567893";
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_VISIT;
+    req.add_visit = &v;
+    r = s_op(f, &req, "v");
+    assert_string_equal(r->patient->visits[0]->code, "G0438");
+    s_ok(r);
+    /* after death no new consent */
+    Ccm__Enrollment__RecordDeath d = CCM__ENROLLMENT__RECORD_DEATH__INIT;
+    d.clinic = "C01", d.mrn = "1042", d.date = "2025-01-05";
+    req.op_case = CCM__ENROLLMENT__REQUEST__OP_RECORD_DEATH;
+    req.record_death = &d;
+    s_ok(s_op(f, &req, "d"));
+    s_refused(s_consent(f, "1234567893", 1727877600LL * 1000000, true),
+              CCM__CODE__FAILED_PRECONDITION, "mrn");
+}
+
 int main(void)
 {
     ccm_log_init("test", CCM_LOG_ERROR);
@@ -463,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consent_life_cycle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_worklist_lists_eligible_without_consent, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_reattest_condition_and_death, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
