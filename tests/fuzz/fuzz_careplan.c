@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "careplan.h"
+#include "ccm/careplan.pb-c.h"
 #include "ccm/ccm.pb-c.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/log.h"
@@ -57,6 +58,42 @@ static ccm_worker_t *s_worker(void)
     fr.last_seq = 1;
     if (ccm_worker_feed(w, "enrollment", &fr) != 0)
         abort();
+    /* two versions of its CCM plan, so reads, diffs and establishing have state
+     * whatever order the inputs come in */
+    for (int v = 1; v <= 2; v++) {
+        Ccm__Careplan__Problem pr = CCM__CAREPLAN__PROBLEM__INIT;
+        pr.icd10 = "E11.9";
+        Ccm__Careplan__Problem *prs[1] = {&pr};
+        Ccm__Careplan__Goal g = CCM__CAREPLAN__GOAL__INIT;
+        g.description = "Lower HbA1c";
+        g.target_date = v == 1 ? "2027-06-30" : "2027-12-31";
+        Ccm__Careplan__Goal *gs[1] = {&g};
+        Ccm__Careplan__ReviewSchedule rs = CCM__CAREPLAN__REVIEW_SCHEDULE__INIT;
+        rs.next_review = "2026-01-01";
+        Ccm__Careplan__Plan plan = CCM__CAREPLAN__PLAN__INIT;
+        plan.n_problems = 1;
+        plan.problems = prs;
+        plan.n_goals = 1;
+        plan.goals = gs;
+        plan.expected_outcome = v == 2 ? "Stable" : "";
+        plan.review = &rs;
+        Ccm__Careplan__SetPlan sp = CCM__CAREPLAN__SET_PLAN__INIT;
+        sp.clinic = "C01";
+        sp.mrn = "1042";
+        sp.program = CCM__CAREPLAN__PROGRAM__CCM;
+        sp.plan = &plan;
+        Ccm__Careplan__Request req = CCM__CAREPLAN__REQUEST__INIT;
+        req.request_id = v == 1 ? "init-1" : "init-2";
+        req.op_case = CCM__CAREPLAN__REQUEST__OP_SET_PLAN;
+        req.set_plan = &sp;
+        uint8_t rb[1024];
+        void *rep = NULL;
+        size_t rlen = 0;
+        if (ccm__careplan__request__get_packed_size(&req) > sizeof rb ||
+            ccm_worker_call(w, "dev", rb, ccm__careplan__request__pack(&req, rb), &rep, &rlen) != 0)
+            abort();
+        free(rep);
+    }
     return w;
 }
 

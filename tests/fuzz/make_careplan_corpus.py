@@ -61,7 +61,7 @@ SEEDS = {
     "a07_get": ld(17, target()),
     "a08_get_v1": ld(17, target() + uint(4, 1)),
     "a09_history": ld(18, target()),
-    "a10_diff": ld(19, target() + uint(4, 1) + uint(5, 3)),
+    "a10_diff": ld(19, target() + uint(4, 1) + uint(5, 2)),
     "a11_due": ld(22, ld(1, "C01")),
     "b01_bad_icd10": set_plan("b1", plan(icd="11.9")),
     "b02_bad_date": set_plan("b2", plan(goal_date="2027-02-30")),

@@ -25,7 +25,9 @@ def free_port():
 
 
 class Stack:
-    def __init__(self, build, services=("enrollment",), clinics=("C01", "C02"), keep=False):
+    def __init__(self, build, services=("enrollment",), clinics=("C01", "C02"), keep=False,
+                 extra=None):
+        """extra: optional {service: {key: value}} written into that service's section."""
         self.build = os.path.abspath(build)
         self.dir = tempfile.mkdtemp(prefix="ccm-test-")
         self.keep = keep
@@ -44,6 +46,8 @@ class Stack:
                         "subscribe = tcp://127.0.0.1:%d\ndata = %s\n\n"
                         % (s, self.broker_ep, self.ports[1], self.ports[2],
                            os.path.join(self.dir, s)))
+                for k, v in ((extra or {}).get(s) or {}).items():
+                    f.write("%s = %s\n\n" % (k, v))  # still in section [s]
             f.write("[client]\nbroker = %s\ntimeout_ms = 1500\nretries = 2\n\n" % self.broker_ep)
             for c in clinics:
                 f.write("[clinic %s]\nname = Clinic %s\ntimezone = America/New_York\n"
