@@ -48,6 +48,22 @@ static const char s_usage_text[] =
     "                                        another service billed (hospice, ESRD, TCM, ...)\n"
     "  inpatient add --clinic C --mrn M --from RFC3339 [--to RFC3339] [--facility TEXT]\n"
     "  worklist --clinic C                   patients who need enrollment work\n"
+    "  careplan set --clinic C --mrn M [--program CCM] --file plan.json [--author A]\n"
+    "               [--substantial] [--note TEXT]\n"
+    "  careplan show|history|export --clinic C --mrn M [--version N] [--fhir]\n"
+    "  careplan diff --clinic C --mrn M FROM TO\n"
+    "  careplan establish --clinic C --mrn M [--author A]\n"
+    "  careplan copy-given --clinic C --mrn M --date D --method PAPER|PORTAL|EMAIL|MAIL|OTHER\n"
+    "                      --to PATIENT|CAREGIVER\n"
+    "  careplan due --clinic C                plans whose review date has passed\n"
+    "  time add --clinic C --mrn M --performer ID --start RFC3339 (--minutes N | --seconds N)\n"
+    "           [--activity TEXT] [--service CCM|PCM|TCM|RPM|BHI|APCM]\n"
+    "           [--source MANUAL|CDR|TIMER|EHR] [--event-id ID]\n"
+    "  time void --clinic C --id ENTRY --reason TEXT\n"
+    "  time list --clinic C --mrn M [--month YYYY-MM]\n"
+    "  month status --clinic C --mrn M [--month YYYY-MM]   minutes so far, what the next\n"
+    "                                        code needs, what billing would decide\n"
+    "  month forecast --clinic C [--month YYYY-MM]         patients at risk of missing it\n"
     "  stream fetch SERVICE [--from N] [--max N] [--type T]...\n"
     "  evaluate CASE.json [--fees DIR]        decide one patient-month offline\n"
     "\n"
@@ -174,6 +190,9 @@ static const command_t s_commands[] = {
     {"consent", ccmctl_cmd_consent},   {"visit", ccmctl_cmd_visit},
     {"service", ccmctl_cmd_service},   {"inpatient", ccmctl_cmd_inpatient},
     {"worklist", ccmctl_cmd_worklist},
+#ifdef CCMCTL_HAVE_TIMETRACK
+    {"time", ccmctl_cmd_time},         {"month", ccmctl_cmd_month},
+#endif
 #ifdef CCMCTL_HAVE_CAREPLAN
     {"careplan", ccmctl_cmd_careplan},
 #endif

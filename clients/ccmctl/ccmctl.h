@@ -58,7 +58,8 @@ int ccmctl_cmd_ping(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_status(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_stream(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_careplan(ccmctl_t *ctl, int argc, char **argv);
-int ccmctl_cmd_timetrack(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_time(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_month(ccmctl_t *ctl, int argc, char **argv);
 
 /* The protobuf message of an event's payload, by producer and type (for
  * `stream fetch --json`), or NULL when unknown. */

@@ -9,6 +9,10 @@
 #include "ccm/ccm.pb-c.h"
 #include "ccm/client.h"
 #include "ccm/enrollment.pb-c.h"
+#ifdef CCMCTL_HAVE_CAREPLAN
+#include "ccm/careplan.pb-c.h"
+#endif
+#include "ccm/timetrack.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/wire.h"
 #include "ccmctl.h"
@@ -162,10 +166,15 @@ static const struct {
     {"enrollment", "practitioner.", &ccm__enrollment__practitioner__descriptor},
     {"enrollment", "staff.", &ccm__enrollment__staff__descriptor},
     {"enrollment", "", &ccm__enrollment__patient__descriptor},
+    {"timetrack", "threshold", &ccm__timetrack__threshold__descriptor},
+#ifdef CCMCTL_HAVE_CAREPLAN
+    {"careplan", "careplan.version", &ccm__careplan__version__descriptor},
+    {"careplan", "careplan.", &ccm__careplan__care_plan__descriptor},
+#endif
+    {"timetrack", "entry.", &ccm__timetrack__time_entry__descriptor},
 };
 
-const ProtobufCMessageDescriptor *ccmctl_payload_descriptor(const char *producer,
-                                                             const char *type)
+const ProtobufCMessageDescriptor *ccmctl_payload_descriptor(const char *producer, const char *type)
 {
     for (size_t i = 0; i < sizeof s_payloads / sizeof s_payloads[0]; i++)
         if (strcmp(s_payloads[i].producer, producer) == 0 &&

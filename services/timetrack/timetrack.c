@@ -1,0 +1,1191 @@
+/* timetrack — handlers for service "timetrack".
+ *
+ * Invariants: an entry is identified by (clinic, source, source event id), so a
+ * phone system's record arrives once however often it is sent; nothing is ever
+ * deleted (corrections are new entries that void or amend old ones); the
+ * month-to-date answer is lib/rules' decision over the same facts billing will
+ * use (patients, consent, visits, care plans followed from the enrollment and
+ * careplan streams), so the two cannot disagree. */
+#include "timetrack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccm/careplan.pb-c.h"
+#include "ccm/enrollment.pb-c.h"
+#include "ccm/error.h"
+#include "ccm/ident.h"
+#include "ccm/log.h"
+#include "ccm/timetrack.pb-c.h"
+#include "ccm/tz.h"
+
+#define S_CLINIC_MAX 32
+#define S_MRN_MAX 64
+#define S_PERFORMER_MAX 64
+#define S_EVENT_ID_MAX 128
+#define S_ACTIVITY_MAX 200
+#define S_REASON_MAX 200
+#define S_SECONDS_MAX 86400
+/* A client's clock may run this far ahead of ours for "not in the future". */
+#define S_CLOCK_SKEW_US (120 * 1000000LL)
+/* Entries of one patient-month evaluated at most. */
+#define S_MONTH_ENTRIES_MAX 4096
+
+typedef Ccm__Timetrack__TimeEntry entry_t;
+typedef Ccm__Timetrack__Reply reply_t;
+typedef Ccm__Enrollment__Patient patient_t;
+
+const char *const ccm_timetrack_dbs[] = {"patients",   "people",       "careplans", "entries",
+                                         "by_patient", "by_performer", "months",    NULL};
+
+typedef struct {
+    char id[S_CLINIC_MAX + 1];
+    ccm_tz_t *tz; /* owned */
+    ccm_clinic_t type;
+} clinic_t;
+
+struct ccm_timetrack {
+    clinic_t *clinics;
+    size_t nclinics;
+    ccm_fees_t *fees;       /* owned */
+    ccm_rules_config_t cfg; /* rules defaults */
+    MDB_dbi patients;       /* clinic mrn -> enrollment Patient (as followed) */
+    MDB_dbi people;         /* clinic id|npi -> 'P'|'S' + Practitioner|Staff */
+    MDB_dbi careplans;      /* clinic mrn program(u32) -> careplan CarePlan */
+    MDB_dbi entries;        /* clinic id -> TimeEntry */
+    MDB_dbi by_patient;     /* clinic mrn start(i64) id -> "" */
+    MDB_dbi by_performer;   /* clinic performer start(i64) id -> end(u64 µs) */
+    MDB_dbi months;         /* clinic mrn month(u32) -> total(u32) practitioner(u32) */
+};
+
+/* ---- life cycle ---- */
+
+ccm_timetrack_t *ccm_timetrack_new(const char *fees_dir)
+{
+    ccm_timetrack_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->fees = malloc(sizeof *t->fees))) {
+        free(t);
+        return NULL;
+    }
+    ccm_rules_config_default(&t->cfg);
+    char err[256];
+    int rc = ccm_fees_load_dir(t->fees, fees_dir, err, sizeof err);
+    if (rc != 0) {
+        ccm_error("event=fees_error dir=%s error=\"%s\"", fees_dir, err);
+        ccm_timetrack_destroy(&t);
+        return NULL;
+    }
+    return t;
+}
+
+void ccm_timetrack_destroy(ccm_timetrack_t **p)
+{
+    if (!p || !*p)
+        return;
+    for (size_t i = 0; i < (*p)->nclinics; i++)
+        free((*p)->clinics[i].tz);
+    free((*p)->clinics);
+    free((*p)->fees);
+    free(*p);
+    *p = NULL;
+}
+
+int ccm_timetrack_add_clinic(ccm_timetrack_t *t, const char *id, const char *timezone,
+                             const char *type)
+{
+    ccm_clinic_t ct = CCM_CLINIC_PHYSICIAN_PRACTICE;
+    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0 || !timezone ||
+        (type && ccm_rules_clinic_parse(type, &ct) != 0))
+        return CCM_EINVAL;
+    ccm_tz_t *tz = malloc(sizeof *tz);
+    if (!tz)
+        return CCM_ENOMEM;
+    int rc = ccm_tz_load(tz, timezone);
+    clinic_t *n = rc ? NULL : realloc(t->clinics, (t->nclinics + 1) * sizeof *n);
+    if (!n) {
+        free(tz);
+        return rc ? rc : CCM_ENOMEM;
+    }
+    t->clinics = n;
+    snprintf(n[t->nclinics].id, sizeof n[t->nclinics].id, "%s", id);
+    n[t->nclinics].tz = tz;
+    n[t->nclinics].type = ct;
+    t->nclinics++;
+    return 0;
+}
+
+static const clinic_t *s_clinic(const ccm_timetrack_t *t, const char *id)
+{
+    for (size_t i = 0; i < t->nclinics; i++)
+        if (strcmp(t->clinics[i].id, id) == 0)
+            return &t->clinics[i];
+    return NULL;
+}
+
+/* ---- keys and records ---- */
+
+static void s_key2(ccm_key_t *k, const char *a, const char *b)
+{
+    ccm_key_init(k);
+    ccm_key_str(k, a);
+    ccm_key_str(k, b);
+}
+
+static int s_put_msg(MDB_txn *txn, MDB_dbi dbi, const ccm_key_t *k, const ProtobufCMessage *m,
+                     char prefix)
+{
+    size_t len = protobuf_c_message_get_packed_size(m) + (prefix ? 1 : 0);
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        abort();
+    if (prefix)
+        buf[0] = (uint8_t)prefix;
+    protobuf_c_message_pack(m, buf + (prefix ? 1 : 0));
+    int rc = ccm_store_put(txn, dbi, k->buf, k->len, buf, len, 0);
+    free(buf);
+    return rc;
+}
+
+static ProtobufCMessage *s_get_msg(MDB_txn *txn, MDB_dbi dbi, const ccm_key_t *k,
+                                   const ProtobufCMessageDescriptor *d, char *prefix)
+{
+    MDB_val v;
+    if (ccm_store_get(txn, dbi, k->buf, k->len, &v) != 0)
+        return NULL;
+    const uint8_t *data = v.mv_data;
+    size_t len = v.mv_size;
+    if (prefix) {
+        if (len < 1)
+            return NULL;
+        *prefix = (char)data[0];
+        data++, len--;
+    }
+    return protobuf_c_message_unpack(d, NULL, len, data);
+}
+
+/* ---- following enrollment and careplan ---- */
+
+static int s_on_enrollment(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
+{
+    (void)w;
+    ccm_timetrack_t *t = ctx;
+    ccm_key_t k;
+    if (strcmp(ev->type, "practitioner.added") == 0) {
+        Ccm__Enrollment__Practitioner *p =
+            ccm__enrollment__practitioner__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (!p)
+            return CCM_EINVAL;
+        s_key2(&k, p->clinic, p->npi);
+        int rc = s_put_msg(txn, t->people, &k, &p->base, 'P');
+        ccm__enrollment__practitioner__free_unpacked(p, NULL);
+        return rc;
+    }
+    if (strcmp(ev->type, "staff.added") == 0) {
+        Ccm__Enrollment__Staff *s =
+            ccm__enrollment__staff__unpack(NULL, ev->payload.len, ev->payload.data);
+        if (!s)
+            return CCM_EINVAL;
+        s_key2(&k, s->clinic, s->id);
+        int rc = s_put_msg(txn, t->people, &k, &s->base, 'S');
+        ccm__enrollment__staff__free_unpacked(s, NULL);
+        return rc;
+    }
+    if (strcmp(ev->type, "eligibility") == 0)
+        return 0;
+    /* Every other enrollment event carries the patient as it now is. */
+    patient_t *p = ccm__enrollment__patient__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!p)
+        return CCM_EINVAL;
+    s_key2(&k, p->clinic, p->mrn);
+    int rc = ccm_store_put(txn, t->patients, k.buf, k.len, ev->payload.data, ev->payload.len, 0);
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+static int s_on_careplan(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
+{
+    (void)w;
+    ccm_timetrack_t *t = ctx;
+    Ccm__Careplan__CarePlan *cp =
+        ccm__careplan__care_plan__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!cp)
+        return CCM_EINVAL;
+    ccm_key_t k;
+    s_key2(&k, cp->clinic, cp->mrn);
+    ccm_key_u32(&k, (uint32_t)cp->program);
+    int rc = ccm_store_put(txn, t->careplans, k.buf, k.len, ev->payload.data, ev->payload.len, 0);
+    ccm__careplan__care_plan__free_unpacked(cp, NULL);
+    return rc;
+}
+
+int ccm_timetrack_bind(ccm_timetrack_t *t, ccm_worker_t *w)
+{
+    ccm_store_t *s = ccm_worker_store(w);
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"patients", &t->patients},     {"people", &t->people},
+               {"careplans", &t->careplans},   {"entries", &t->entries},
+               {"by_patient", &t->by_patient}, {"by_performer", &t->by_performer},
+               {"months", &t->months}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        int rc = ccm_store_dbi(s, dbs[i].name, dbs[i].dbi);
+        if (rc)
+            return rc;
+    }
+    static const char *const cp_types[] = {"careplan.established", "careplan.copy_given", NULL};
+    int rc = ccm_worker_follow(w, "enrollment", NULL, s_on_enrollment, t);
+    return rc ? rc : ccm_worker_follow(w, "careplan", cp_types, s_on_careplan, t);
+}
+
+/* ---- the month, as lib/rules sees it ---- */
+
+typedef struct {
+    ccm_decision_t d; /* the decision */
+    int32_t month;    /* month index y*12+m-1 */
+    ccm_program_t program;
+} month_t;
+
+static ccm_service_t s_service(Ccm__Timetrack__ServiceTag tag)
+{
+    switch (tag) {
+    case CCM__TIMETRACK__SERVICE_TAG__PCM: return CCM_SERVICE_PCM;
+    case CCM__TIMETRACK__SERVICE_TAG__TCM: return CCM_SERVICE_TCM;
+    case CCM__TIMETRACK__SERVICE_TAG__RPM: return CCM_SERVICE_RPM;
+    case CCM__TIMETRACK__SERVICE_TAG__BHI: return CCM_SERVICE_BHI;
+    case CCM__TIMETRACK__SERVICE_TAG__APCM: return CCM_SERVICE_APCM;
+    default: return CCM_SERVICE_CCM;
+    }
+}
+
+static ccm_role_t s_role(int enrollment_role)
+{
+    static const ccm_role_t map[] = {CCM_ROLE_NON_CLINICAL, CCM_ROLE_CLINICAL_STAFF,
+                                     CCM_ROLE_PHYSICIAN,    CCM_ROLE_NP,
+                                     CCM_ROLE_PA,           CCM_ROLE_CNS,
+                                     CCM_ROLE_CNM,          CCM_ROLE_NON_CLINICAL};
+    return enrollment_role >= 0 && enrollment_role <= 7 ? map[enrollment_role]
+                                                        : CCM_ROLE_NON_CLINICAL;
+}
+
+/* Who performed: role, NPI (practitioners), in the US. */
+typedef struct {
+    bool known;
+    ccm_role_t role;
+    uint64_t npi;
+    bool in_us;
+} performer_t;
+
+static performer_t s_performer(ccm_timetrack_t *t, MDB_txn *txn, const char *clinic, const char *id)
+{
+    performer_t out = {false, CCM_ROLE_NON_CLINICAL, 0, true};
+    ccm_key_t k;
+    s_key2(&k, clinic, id);
+    MDB_val v;
+    if (ccm_store_get(txn, t->people, k.buf, k.len, &v) != 0 || v.mv_size < 1)
+        return out;
+    const uint8_t *d = v.mv_data;
+    if (d[0] == 'P') {
+        Ccm__Enrollment__Practitioner *p =
+            ccm__enrollment__practitioner__unpack(NULL, v.mv_size - 1, d + 1);
+        if (p) {
+            out = (performer_t){true, s_role(p->role), 0, true};
+            ccm_rules_npi_parse(p->npi, &out.npi);
+            ccm__enrollment__practitioner__free_unpacked(p, NULL);
+        }
+    } else if (d[0] == 'S') {
+        Ccm__Enrollment__Staff *s = ccm__enrollment__staff__unpack(NULL, v.mv_size - 1, d + 1);
+        if (s) {
+            out = (performer_t){true, s_role(s->role), 0, s->in_us};
+            ccm__enrollment__staff__free_unpacked(s, NULL);
+        }
+    }
+    return out;
+}
+
+static int64_t s_day_start(const clinic_t *c, int32_t day)
+{
+    return ccm_tz_local_to_utc(c->tz, (int64_t)day * 86400);
+}
+
+/* The program a patient's month is evaluated for: the program of the consent
+ * in force, else the best the patient is eligible for. */
+static ccm_program_t s_program(const patient_t *p)
+{
+    const Ccm__Enrollment__Consent *best = NULL;
+    for (size_t i = 0; i < p->n_consents; i++)
+        if (!best || p->consents[i]->at_us >= best->at_us)
+            best = p->consents[i];
+    if (best)
+        return best->program == CCM__ENROLLMENT__PROGRAM__PCM    ? CCM_PROGRAM_PCM
+               : best->program == CCM__ENROLLMENT__PROGRAM__APCM ? CCM_PROGRAM_APCM
+                                                                 : CCM_PROGRAM_CCM;
+    return p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE ? CCM_PROGRAM_PCM
+                                                                        : CCM_PROGRAM_CCM;
+}
+
+/* Evaluates one patient-month with lib/rules. 0, CCM_ENOTFOUND (patient), CCM_EIO. */
+static int s_month(ccm_timetrack_t *t, MDB_txn *txn, const clinic_t *c, const char *mrn,
+                   int32_t month, month_t *out)
+{
+    ccm_key_t k;
+    s_key2(&k, c->id, mrn);
+    patient_t *p =
+        (patient_t *)s_get_msg(txn, t->patients, &k, &ccm__enrollment__patient__descriptor, NULL);
+    if (!p)
+        return CCM_ENOTFOUND;
+    const int32_t y = month / 12, m = month % 12 + 1;
+    const int32_t first = ccm_tz_days_from_civil(y, m, 1);
+    const int64_t ms = s_day_start(c, first);
+    const int64_t me = s_day_start(c, first + ccm_tz_days_in_month(y, m));
+
+    ccm_case_t cs;
+    memset(&cs, 0, sizeof cs);
+    cs.month = month;
+    cs.program = s_program(p);
+    cs.payer = CCM_PAYER_MEDICARE_B;
+    cs.clinic = c->type;
+    cs.qmb = p->qmb;
+    ccm_rules_npi_parse(p->billing_npi, &cs.billing_npi);
+    performer_t bp = s_performer(t, txn, c->id, p->billing_npi);
+    cs.billing_role = bp.known ? bp.role : CCM_ROLE_PHYSICIAN;
+    int32_t day;
+    cs.died_at = p->death_date[0] && ccm_tz_parse_date(p->death_date, &day) == 0
+                     ? s_day_start(c, day + 1)
+                     : CCM_INSTANT_NONE;
+
+    ccm_condition_t *conds = calloc(p->n_conditions + 1, sizeof *conds);
+    ccm_visit_t *visits = calloc(p->n_visits + 1, sizeof *visits);
+    ccm_other_service_t *other = calloc(p->n_other_services + 1, sizeof *other);
+    ccm_span_t *spans = calloc(p->n_inpatient + 1, sizeof *spans);
+    ccm_time_entry_t *times = calloc(S_MONTH_ENTRIES_MAX, sizeof *times);
+    entry_t **held = calloc(S_MONTH_ENTRIES_MAX, sizeof *held);
+    if (!conds || !visits || !other || !spans || !times || !held)
+        abort();
+    for (size_t i = 0; i < p->n_conditions; i++) {
+        const Ccm__Enrollment__Condition *x = p->conditions[i];
+        if (x->resolved_us && x->resolved_us / 1000000 < ms)
+            continue; /* resolved before this month */
+        conds[cs.n_conditions++] = (ccm_condition_t){x->chronic, x->expected_months, x->high_risk};
+    }
+    cs.conditions = conds;
+    for (size_t i = 0; i < p->n_visits; i++) {
+        const Ccm__Enrollment__Visit *x = p->visits[i];
+        ccm_visit_t *v = &visits[cs.n_visits];
+        v->code = ccm_rules_code_parse(x->code);
+        if (v->code == CCM_CODE_NONE || ccm_tz_parse_date(x->date, &v->day) != 0)
+            continue;
+        ccm_rules_npi_parse(x->npi, &v->npi);
+        v->g0506 = x->g0506;
+        v->telehealth = x->telehealth;
+        cs.n_visits++;
+    }
+    cs.visits = visits;
+    for (size_t i = 0; i < p->n_other_services; i++) {
+        const Ccm__Enrollment__OtherService *x = p->other_services[i];
+        ccm_other_service_t *o = &other[cs.n_other];
+        o->code = ccm_rules_code_parse(x->code);
+        if (o->code == CCM_CODE_NONE || ccm_tz_parse_month(x->month, &o->month) != 0)
+            continue;
+        ccm_rules_npi_parse(x->npi, &o->npi);
+        cs.n_other++;
+    }
+    cs.other = other;
+    for (size_t i = 0; i < p->n_inpatient; i++)
+        spans[cs.n_inpatient++] = (ccm_span_t){
+            p->inpatient[i]->from_us / 1000000,
+            p->inpatient[i]->to_us ? p->inpatient[i]->to_us / 1000000 : CCM_INSTANT_NONE};
+    cs.inpatient = spans;
+
+    /* Consent for the program: the one in force, else the latest. */
+    const Ccm__Enrollment__Consent *con = NULL;
+    for (size_t i = 0; i < p->n_consents; i++) {
+        const Ccm__Enrollment__Consent *x = p->consents[i];
+        if (x->program < CCM__ENROLLMENT__PROGRAM__CCM ||
+            (ccm_program_t)(x->program - 1) != cs.program)
+            continue;
+        if (!con || x->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE ||
+            (con->status != CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE && x->at_us > con->at_us))
+            con = x;
+    }
+    if (con) {
+        cs.has_consent = true;
+        cs.consent_at = con->at_us / 1000000;
+        ccm_rules_npi_parse(con->billing_npi, &cs.consent_npi);
+        cs.consent_program = (ccm_program_t)(con->program - 1);
+        cs.revoked_at = con->status == CCM__ENROLLMENT__CONSENT_STATUS__REVOKED
+                            ? con->revoked_us / 1000000
+                            : CCM_INSTANT_NONE;
+    } else {
+        cs.consent_at = cs.revoked_at = CCM_INSTANT_NONE;
+    }
+
+    /* Care plan of the program, as the careplan service announced it. */
+    cs.care_plan = CCM_CARE_PLAN_NONE;
+    cs.care_plan_established_at = cs.care_plan_copy_given_at = CCM_INSTANT_NONE;
+    s_key2(&k, c->id, mrn);
+    ccm_key_u32(&k, (uint32_t)cs.program + 1);
+    Ccm__Careplan__CarePlan *cp = (Ccm__Careplan__CarePlan *)s_get_msg(
+        txn, t->careplans, &k, &ccm__careplan__care_plan__descriptor, NULL);
+    if (cp) {
+        cs.care_plan = cp->status == CCM__CAREPLAN__STATUS__ESTABLISHED ? CCM_CARE_PLAN_ESTABLISHED
+                                                                        : CCM_CARE_PLAN_DRAFT;
+        if (cp->established_us)
+            cs.care_plan_established_at = cp->established_us / 1000000;
+        for (size_t i = 0; i < cp->n_copies; i++)
+            if (ccm_tz_parse_date(cp->copies[i]->date, &day) == 0) {
+                int64_t at = s_day_start(c, day);
+                if (cs.care_plan_copy_given_at == CCM_INSTANT_NONE ||
+                    at < cs.care_plan_copy_given_at)
+                    cs.care_plan_copy_given_at = at;
+            }
+        ccm__careplan__care_plan__free_unpacked(cp, NULL);
+    }
+
+    /* Time entries that may touch the month (an entry lasts at most a day). */
+    ccm_key_t from;
+    s_key2(&from, c->id, mrn);
+    ccm_key_i64(&from, (ms - S_SECONDS_MAX) * 1000000);
+    size_t prefix_len = from.len - 8;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, t->by_patient, &cur) == 0 ? 0 : CCM_EIO;
+    size_t nheld = 0;
+    MDB_val kv = {from.len, from.buf}, vv;
+    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); r == 0;
+         r = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
+        if (kv.mv_size <= prefix_len + 8 || memcmp(kv.mv_data, from.buf, prefix_len) != 0)
+            break;
+        int64_t start_us =
+            (int64_t)(ccm_be_get_u64((const uint8_t *)kv.mv_data + prefix_len) ^ (1ULL << 63));
+        if (start_us / 1000000 >= me)
+            break;
+        if (nheld == S_MONTH_ENTRIES_MAX)
+            break;
+        const char *id = (const char *)kv.mv_data + prefix_len + 8;
+        ccm_key_t ek;
+        s_key2(&ek, c->id, id);
+        entry_t *e = (entry_t *)s_get_msg(txn, t->entries, &ek,
+                                          &ccm__timetrack__time_entry__descriptor, NULL);
+        if (!e)
+            continue;
+        if (e->state != CCM__TIMETRACK__ENTRY_STATE__ACTIVE) {
+            ccm__timetrack__time_entry__free_unpacked(e, NULL);
+            continue;
+        }
+        held[nheld++] = e;
+        performer_t who = s_performer(t, txn, c->id, e->performer);
+        ccm_time_entry_t *te = &times[cs.n_time++];
+        te->id = e->id;
+        te->npi = who.npi;
+        te->role = who.known ? who.role : CCM_ROLE_NON_CLINICAL;
+        te->in_us = who.in_us;
+        te->service = s_service(e->service);
+        te->start = e->start_us / 1000000;
+        te->seconds = e->seconds;
+    }
+    if (!rc)
+        mdb_cursor_close(cur);
+    cs.time = times;
+
+    out->month = month;
+    out->program = cs.program;
+    ccm_rules_scratch_t scratch = {NULL, ccm_rules_scratch_size(&cs)};
+    scratch.buf = malloc(scratch.size ? scratch.size : 1);
+    if (!scratch.buf)
+        abort();
+    int32_t bad = -1;
+    if (rc == 0 && ccm_rules_evaluate(&t->cfg, t->fees, c->tz, &cs, &scratch, &out->d, &bad) != 0)
+        rc = CCM_EIO;
+    free(scratch.buf);
+    for (size_t i = 0; i < nheld; i++)
+        ccm__timetrack__time_entry__free_unpacked(held[i], NULL);
+    free(held);
+    free(times);
+    free(spans);
+    free(other);
+    free(visits);
+    free(conds);
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* What the next code of the program's staff track needs. */
+static void s_next(const month_t *m, const char **code, int *minutes)
+{
+    static const struct {
+        int at;
+        const char *code;
+    } ccm[] = {{20, "99490"}, {40, "99439"}, {60, "99439"}},
+      pcm[] = {{30, "99426"}, {60, "99427"}, {90, "99427"}};
+    *code = "";
+    *minutes = 0;
+    if (m->program == CCM_PROGRAM_APCM)
+        return;
+    const int total = m->d.total_minutes;
+    for (int i = 0; i < 3; i++) {
+        int at = m->program == CCM_PROGRAM_PCM ? pcm[i].at : ccm[i].at;
+        if (total < at) {
+            *code = m->program == CCM_PROGRAM_PCM ? pcm[i].code : ccm[i].code;
+            *minutes = at - total;
+            return;
+        }
+    }
+}
+
+/* ---- replies and validation ---- */
+
+static int s_reply_ok(ccm_worker_call_t *call, reply_t *r)
+{
+    Ccm__Status st = CCM__STATUS__INIT;
+    st.message = "";
+    st.field = "";
+    r->request_id = (char *)call->request_id;
+    r->status = &st;
+    return ccm_worker_reply_msg(call, &r->base);
+}
+
+static int s_store_fail(ccm_worker_call_t *call, int rc)
+{
+    if (rc == CCM_EMAPFULL)
+        return rc;
+    ccm_error("event=store_error error=\"%s\"", ccm_strerror(rc));
+    return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
+}
+
+static int s_bad(ccm_worker_call_t *call, const char *op, const char *field, const char *why)
+{
+    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field, "%s.%s: %s", op,
+                           field, why);
+}
+
+/* Checks clinic and patient of an operation. */
+static int s_patient_known(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
+                           const char *op, const char *clinic, const char *mrn, const clinic_t **c)
+{
+    const char *why;
+    if (ccm_ident_key(clinic, S_CLINIC_MAX, &why) != 0)
+        return s_bad(call, op, "clinic", why);
+    if (!(*c = s_clinic(t, clinic)))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "%s.clinic: no clinic \"%s\" is configured", op, clinic);
+    if (ccm_ident_key(mrn, S_MRN_MAX, &why) != 0)
+        return s_bad(call, op, "mrn", why);
+    ccm_key_t k;
+    s_key2(&k, clinic, mrn);
+    MDB_val v;
+    int rc = ccm_store_get(txn, t->patients, k.buf, k.len, &v);
+    if (rc == CCM_ENOTFOUND)
+        return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "mrn",
+                               "%s.mrn: no patient %s in clinic %s (known from enrollment)", op,
+                               mrn, clinic);
+    return rc ? s_store_fail(call, rc) : 0;
+}
+
+static int s_month_of(const clinic_t *c, int64_t us)
+{
+    int32_t y, m, d;
+    ccm_tz_civil_from_days(ccm_tz_local_day(c->tz, us / 1000000), &y, &m, &d);
+    return y * 12 + m - 1;
+}
+
+static void s_month_text(int32_t month, char out[8])
+{
+    unsigned y = (unsigned)(month / 12) % 10000u, m = (unsigned)(month % 12 + 1) % 100u;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%04u-%02u", y, m);
+    memcpy(out, buf, 7);
+    out[7] = '\0';
+}
+
+/* ---- threshold notices ---- */
+
+/* Re-evaluates the entry's month(s) and appends a "threshold" event for every
+ * threshold crossed upwards since the last evaluation (20/40/60 minutes of
+ * staff time, counting the practitioner's; 30/60 practitioner minutes). */
+static int s_thresholds(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                        const clinic_t *c, const entry_t *e)
+{
+    int32_t months[2] = {s_month_of(c, e->start_us),
+                         s_month_of(c, e->start_us + e->seconds * 1000000 - 1)};
+    for (int i = 0; i < (months[1] != months[0] ? 2 : 1); i++) {
+        month_t m;
+        int rc = s_month(t, txn, c, e->mrn, months[i], &m);
+        if (rc != 0)
+            return rc;
+        ccm_key_t k;
+        s_key2(&k, c->id, e->mrn);
+        ccm_key_u32(&k, (uint32_t)months[i]);
+        uint32_t old_total = 0, old_prac = 0;
+        MDB_val v;
+        if (ccm_store_get(txn, t->months, k.buf, k.len, &v) == 0 && v.mv_size == 8) {
+            old_total = ccm_be_get_u32(v.mv_data);
+            old_prac = ccm_be_get_u32((const uint8_t *)v.mv_data + 4);
+        }
+        uint32_t total = (uint32_t)m.d.total_minutes, prac = (uint32_t)m.d.practitioner_minutes;
+        static const struct {
+            const char *kind;
+            uint32_t at;
+        } marks[] = {{"staff", 20},
+                     {"staff", 40},
+                     {"staff", 60},
+                     {"practitioner", 30},
+                     {"practitioner", 60}};
+        char month_text[8];
+        s_month_text(months[i], month_text);
+        for (size_t j = 0; j < sizeof marks / sizeof marks[0]; j++) {
+            bool staff = marks[j].kind[0] == 's';
+            uint32_t before = staff ? old_total : old_prac, now = staff ? total : prac;
+            if (!(before < marks[j].at && marks[j].at <= now))
+                continue;
+            Ccm__Timetrack__Threshold th = CCM__TIMETRACK__THRESHOLD__INIT;
+            th.clinic = (char *)c->id;
+            th.mrn = e->mrn;
+            th.month = month_text;
+            th.kind = (char *)marks[j].kind;
+            th.minutes = (int32_t)marks[j].at;
+            th.total = (int32_t)now;
+            uint8_t buf[256];
+            size_t len = ccm__timetrack__threshold__pack(&th, buf);
+            char key[S_CLINIC_MAX + S_MRN_MAX + 2];
+            snprintf(key, sizeof key, "%s/%s", c->id, e->mrn);
+            uint64_t seq;
+            ccm_info("event=threshold clinic=%s mrn=%s month=%s kind=%s minutes=%u", c->id, e->mrn,
+                     month_text, marks[j].kind, marks[j].at);
+            if ((rc = ccm_stream_append(ccm_worker_stream(w), txn, "threshold", key,
+                                        call->request_id, call->principal, call->now_us, buf, len,
+                                        &seq)) != 0)
+                return rc;
+        }
+        uint8_t val[8];
+        ccm_be_put_u32(val, total);
+        ccm_be_put_u32(val + 4, prac);
+        if ((rc = ccm_store_put(txn, t->months, k.buf, k.len, val, 8, 0)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- entries ---- */
+
+static void s_index_keys(const entry_t *e, ccm_key_t *bp, ccm_key_t *bf)
+{
+    s_key2(bp, e->clinic, e->mrn);
+    ccm_key_i64(bp, e->start_us);
+    ccm_key_str(bp, e->id);
+    s_key2(bf, e->clinic, e->performer);
+    ccm_key_i64(bf, e->start_us);
+    ccm_key_str(bf, e->id);
+}
+
+/* Stores e (and, when new, its index rows) and appends event type. */
+static int s_save(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                  const entry_t *e, bool is_new, const char *type)
+{
+    ccm_key_t k;
+    s_key2(&k, e->clinic, e->id);
+    size_t len = ccm__timetrack__time_entry__get_packed_size(e);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        abort();
+    ccm__timetrack__time_entry__pack(e, buf);
+    int rc = ccm_store_put(txn, t->entries, k.buf, k.len, buf, len, 0);
+    if (rc == 0 && is_new) {
+        ccm_key_t bp, bf;
+        s_index_keys(e, &bp, &bf);
+        uint8_t end[8];
+        ccm_be_put_u64(end, (uint64_t)(e->start_us + e->seconds * 1000000));
+        rc = ccm_store_put(txn, t->by_patient, bp.buf, bp.len, "", 0, 0);
+        if (rc == 0)
+            rc = ccm_store_put(txn, t->by_performer, bf.buf, bf.len, end, 8, 0);
+    }
+    if (rc == 0) {
+        char key[S_CLINIC_MAX + S_MRN_MAX + 2];
+        snprintf(key, sizeof key, "%s/%s", e->clinic, e->mrn);
+        uint64_t seq;
+        rc = ccm_stream_append(ccm_worker_stream(w), txn, type, key, call->request_id,
+                               call->principal, call->now_us, buf, len, &seq);
+    }
+    free(buf);
+    return rc;
+}
+
+static char *s_dup(const char *v)
+{
+    char *d = strdup(v ? v : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+/* Flags overlaps of e with the performer's other active entries (on any
+ * patient), and with the same interval of this patient arriving from another
+ * source; flags both sides. Never changes what counts (lib/rules merges a
+ * patient's overlaps, P-9): it makes them visible. */
+static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
+{
+    const int64_t s0 = e->start_us, e0 = e->start_us + e->seconds * 1000000;
+    ccm_key_t from;
+    s_key2(&from, e->clinic, e->performer);
+    size_t prefix = from.len;
+    ccm_key_i64(&from, s0 - (int64_t)S_SECONDS_MAX * 1000000);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, t->by_performer, &cur) != 0)
+        return CCM_EIO;
+    int rc = 0;
+    MDB_val k = {from.len, from.buf}, v;
+    for (int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0 && rc == 0;
+         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= prefix + 8 || memcmp(k.mv_data, from.buf, prefix) != 0 || v.mv_size != 8)
+            break;
+        int64_t s1 = (int64_t)(ccm_be_get_u64((const uint8_t *)k.mv_data + prefix) ^ (1ULL << 63));
+        int64_t e1 = (int64_t)ccm_be_get_u64(v.mv_data);
+        if (s1 >= e0)
+            break;
+        const char *id = (const char *)k.mv_data + prefix + 8;
+        if (e1 <= s0 || strcmp(id, e->id) == 0)
+            continue;
+        ccm_key_t ok;
+        s_key2(&ok, e->clinic, id);
+        entry_t *o = (entry_t *)s_get_msg(txn, t->entries, &ok,
+                                          &ccm__timetrack__time_entry__descriptor, NULL);
+        if (!o)
+            continue;
+        if (o->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE && o->n_overlaps < 64) {
+            char **a = realloc(o->overlaps, (o->n_overlaps + 1) * sizeof *a);
+            char **b = realloc(e->overlaps, (e->n_overlaps + 1) * sizeof *b);
+            if (!a || !b)
+                abort();
+            o->overlaps = a;
+            a[o->n_overlaps++] = s_dup(e->id);
+            e->overlaps = b;
+            b[e->n_overlaps++] = s_dup(o->id);
+            rc = s_put_msg(txn, t->entries, &ok, &o->base, 0);
+        }
+        ccm__timetrack__time_entry__free_unpacked(o, NULL);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Validates an AddTimeEntry of operation op; fills the new entry. */
+static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                       const Ccm__Timetrack__AddTimeEntry *in, const clinic_t **c, entry_t *e)
+{
+    const char *why;
+    int rc = s_patient_known(t, txn, call, op, in->clinic, in->mrn, c);
+    if (rc)
+        return rc;
+    if (ccm_ident_key(in->performer, S_PERFORMER_MAX, &why) != 0)
+        return s_bad(call, op, "performer", why);
+    if (!s_performer(t, txn, in->clinic, in->performer).known)
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "performer",
+                               "%s.performer: no staff member or practitioner %s in clinic %s "
+                               "(known from enrollment)",
+                               op, in->performer, in->clinic);
+    if (in->seconds <= 0)
+        return s_bad(call, op, "seconds", "must be positive");
+    if (in->seconds > S_SECONDS_MAX)
+        return s_bad(call, op, "seconds", "more than 24 hours is not a believable entry");
+    if (in->start_us <= 0)
+        return s_bad(call, op, "start_us", "the start instant is required");
+    if (in->start_us + in->seconds * 1000000 > call->now_us + S_CLOCK_SKEW_US)
+        return s_bad(call, op, "start_us", "the entry ends in the future");
+    if (in->service < CCM__TIMETRACK__SERVICE_TAG__CCM ||
+        in->service > CCM__TIMETRACK__SERVICE_TAG__APCM)
+        return s_bad(call, op, "service", "must be CCM, PCM, TCM, RPM, BHI or APCM");
+    if (in->source < CCM__TIMETRACK__SOURCE__MANUAL || in->source > CCM__TIMETRACK__SOURCE__EHR)
+        return s_bad(call, op, "source", "must be MANUAL, CDR, TIMER or EHR");
+    if (ccm_ident_text(in->source_event_id, S_EVENT_ID_MAX, true, &why) != 0 ||
+        strchr(in->source_event_id, ' '))
+        return s_bad(call, op, "source_event_id",
+                     "1-128 printable characters without spaces (the idempotency key)");
+    if (ccm_ident_text(in->activity, S_ACTIVITY_MAX, false, &why) != 0)
+        return s_bad(call, op, "activity", why);
+    static const char *const sources[] = {"", "MANUAL", "CDR", "TIMER", "EHR"};
+    char id[S_EVENT_ID_MAX + 8];
+    snprintf(id, sizeof id, "%s:%s", sources[in->source], in->source_event_id);
+    e->id = s_dup(id);
+    e->clinic = s_dup(in->clinic);
+    e->mrn = s_dup(in->mrn);
+    e->performer = s_dup(in->performer);
+    e->activity = s_dup(in->activity);
+    e->service = in->service;
+    e->start_us = in->start_us;
+    e->seconds = in->seconds;
+    e->source = in->source;
+    e->source_event_id = s_dup(in->source_event_id);
+    e->state = CCM__TIMETRACK__ENTRY_STATE__ACTIVE;
+    e->recorded_us = call->now_us;
+    e->principal = s_dup(call->principal);
+    return 0;
+}
+
+static int s_reply_entry(ccm_worker_call_t *call, entry_t *e)
+{
+    reply_t r = CCM__TIMETRACK__REPLY__INIT;
+    r.result_case = CCM__TIMETRACK__REPLY__RESULT_ENTRY;
+    r.entry = e;
+    return s_reply_ok(call, &r);
+}
+
+/* Adds entry e (validated): idempotent by its id; flags overlaps; notices. */
+static int s_insert(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                    const char *op, const clinic_t *c, entry_t *e, const char *type)
+{
+    ccm_key_t k;
+    s_key2(&k, e->clinic, e->id);
+    entry_t *old =
+        (entry_t *)s_get_msg(txn, t->entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+    if (old) {
+        /* The same source event again: the same facts are a repeat, others a conflict. */
+        bool same = strcmp(old->mrn, e->mrn) == 0 && strcmp(old->performer, e->performer) == 0 &&
+                    old->start_us == e->start_us && old->seconds == e->seconds &&
+                    old->service == e->service;
+        int rc = same ? s_reply_entry(call, old)
+                      : ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, "source_event_id",
+                                        "%s.source_event_id: %s was recorded with other facts "
+                                        "(amend it instead)",
+                                        op, e->id);
+        if (same)
+            call->remember = true;
+        ccm__timetrack__time_entry__free_unpacked(old, NULL);
+        return rc;
+    }
+    int rc = s_overlaps(t, txn, e);
+    if (rc == 0)
+        rc = s_save(t, w, txn, call, e, true, type);
+    if (rc == 0)
+        rc = s_thresholds(t, w, txn, call, c, e);
+    if (rc != 0)
+        return s_store_fail(call, rc);
+    call->remember = true;
+    return s_reply_entry(call, e);
+}
+
+static int s_add(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                 const Ccm__Timetrack__AddTimeEntry *in)
+{
+    entry_t *e = malloc(sizeof *e);
+    if (!e)
+        abort();
+    ccm__timetrack__time_entry__init(e);
+    const clinic_t *c;
+    int rc = s_check_add(t, txn, call, "add_entry", in, &c, e);
+    if (rc == 0)
+        rc = s_insert(t, w, txn, call, "add_entry", c, e, "entry.added");
+    ccm__timetrack__time_entry__free_unpacked(e, NULL);
+    return rc;
+}
+
+/* Loads an active entry for a correction, or fails the call. */
+static int s_load_active(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                         const char *clinic, const char *id, const char *reason, entry_t **out,
+                         const clinic_t **c)
+{
+    const char *why;
+    if (!(*c = s_clinic(t, clinic)))
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "%s.clinic: no clinic \"%s\" is configured", op, clinic);
+    if (ccm_ident_text(reason, S_REASON_MAX, true, &why) != 0)
+        return s_bad(call, op, "reason", "a correction needs a reason (at most 200 bytes)");
+    ccm_key_t k;
+    s_key2(&k, clinic, id);
+    *out = (entry_t *)s_get_msg(txn, t->entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+    if (!*out)
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "id",
+                               "%s.id: no time entry %s in clinic %s", op, id, clinic);
+    if ((*out)->state != CCM__TIMETRACK__ENTRY_STATE__ACTIVE) {
+        ccm__timetrack__time_entry__free_unpacked(*out, NULL);
+        *out = NULL;
+        return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__FAILED_PRECONDITION, "id",
+                               "%s.id: entry %s was already voided or amended", op, id);
+    }
+    return 0;
+}
+
+static void s_set(char **field, const char *v)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = s_dup(v);
+}
+
+static int s_void(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                  const Ccm__Timetrack__VoidTimeEntry *in)
+{
+    entry_t *e;
+    const clinic_t *c;
+    int rc = s_load_active(t, txn, call, "void_entry", in->clinic, in->id, in->reason, &e, &c);
+    if (rc)
+        return rc;
+    e->state = CCM__TIMETRACK__ENTRY_STATE__VOIDED;
+    s_set(&e->reason, in->reason);
+    rc = s_save(t, w, txn, call, e, false, "entry.voided");
+    if (rc == 0)
+        rc = s_thresholds(t, w, txn, call, c, e);
+    if (rc == 0) {
+        call->remember = true;
+        rc = s_reply_entry(call, e);
+    } else {
+        rc = s_store_fail(call, rc);
+    }
+    ccm__timetrack__time_entry__free_unpacked(e, NULL);
+    return rc;
+}
+
+static int s_amend(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                   const Ccm__Timetrack__AmendTimeEntry *in)
+{
+    static const char op[] = "amend_entry";
+    if (!in->replacement)
+        return s_bad(call, op, "replacement", "the corrected entry is required");
+    entry_t *old;
+    const clinic_t *c;
+    int rc = s_load_active(t, txn, call, op, in->clinic, in->id, in->reason, &old, &c);
+    if (rc)
+        return rc;
+    entry_t *e = malloc(sizeof *e);
+    if (!e)
+        abort();
+    ccm__timetrack__time_entry__init(e);
+    const clinic_t *c2;
+    rc = s_check_add(t, txn, call, op, in->replacement, &c2, e);
+    if (rc == 0 && strcmp(in->replacement->clinic, in->clinic) != 0)
+        rc = s_bad(call, op, "replacement.clinic", "must be the amended entry's clinic");
+    if (rc == 0) {
+        old->state = CCM__TIMETRACK__ENTRY_STATE__AMENDED;
+        s_set(&old->corrected_by, e->id);
+        s_set(&old->reason, in->reason);
+        s_set(&e->corrects, old->id);
+        s_set(&e->reason, in->reason);
+        rc = s_save(t, w, txn, call, old, false, "entry.amended");
+        if (rc == 0)
+            rc = s_thresholds(t, w, txn, call, c, old);
+        rc = rc ? s_store_fail(call, rc) : s_insert(t, w, txn, call, op, c, e, "entry.added");
+    }
+    ccm__timetrack__time_entry__free_unpacked(e, NULL);
+    ccm__timetrack__time_entry__free_unpacked(old, NULL);
+    return rc;
+}
+
+static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
+                  const Ccm__Timetrack__ListTimeEntries *in)
+{
+    const clinic_t *c;
+    int rc = s_patient_known(t, txn, call, "list_entries", in->clinic, in->mrn, &c);
+    if (rc)
+        return rc;
+    int32_t month = -1;
+    if (in->month[0] && ccm_tz_parse_month(in->month, &month) != 0)
+        return s_bad(call, "list_entries", "month", "must be YYYY-MM");
+    ccm_key_t from;
+    s_key2(&from, in->clinic, in->mrn);
+    size_t prefix = from.len;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, t->by_patient, &cur) != 0)
+        return s_store_fail(call, CCM_EIO);
+    Ccm__Timetrack__TimeEntryList list = CCM__TIMETRACK__TIME_ENTRY_LIST__INIT;
+    MDB_val k = {from.len, from.buf}, v;
+    for (int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
+         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= prefix + 8 || memcmp(k.mv_data, from.buf, prefix) != 0)
+            break;
+        if (list.n_entries >= 5000)
+            break;
+        ccm_key_t ek;
+        s_key2(&ek, in->clinic, (const char *)k.mv_data + prefix + 8);
+        entry_t *e = (entry_t *)s_get_msg(txn, t->entries, &ek,
+                                          &ccm__timetrack__time_entry__descriptor, NULL);
+        if (!e)
+            continue;
+        if (month >= 0 && s_month_of(c, e->start_us) != month &&
+            s_month_of(c, e->start_us + e->seconds * 1000000 - 1) != month) {
+            ccm__timetrack__time_entry__free_unpacked(e, NULL);
+            continue;
+        }
+        entry_t **a = realloc(list.entries, (list.n_entries + 1) * sizeof *a);
+        if (!a)
+            abort();
+        list.entries = a;
+        a[list.n_entries++] = e;
+    }
+    mdb_cursor_close(cur);
+    reply_t r = CCM__TIMETRACK__REPLY__INIT;
+    r.result_case = CCM__TIMETRACK__REPLY__RESULT_ENTRIES;
+    r.entries = &list;
+    rc = s_reply_ok(call, &r);
+    for (size_t i = 0; i < list.n_entries; i++)
+        ccm__timetrack__time_entry__free_unpacked(list.entries[i], NULL);
+    free(list.entries);
+    return rc;
+}
+
+static int s_status(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
+                    const Ccm__Timetrack__MonthStatus *in)
+{
+    const clinic_t *c;
+    int rc = s_patient_known(t, txn, call, "month_status", in->clinic, in->mrn, &c);
+    if (rc)
+        return rc;
+    int32_t month;
+    if (!in->month[0])
+        month = s_month_of(c, call->now_us);
+    else if (strlen(in->month) != 7 || ccm_tz_parse_month(in->month, &month) != 0)
+        return s_bad(call, "month_status", "month", "must be YYYY-MM");
+    month_t m;
+    if ((rc = s_month(t, txn, c, in->mrn, month, &m)) != 0)
+        return s_store_fail(call, rc);
+    Ccm__Timetrack__MonthStatusReply st = CCM__TIMETRACK__MONTH_STATUS_REPLY__INIT;
+    char month_text[8], summary[256], lines[4][32];
+    char *line_ptrs[4];
+    s_month_text(month, month_text);
+    st.month = month_text;
+    st.staff_minutes = m.d.staff_minutes;
+    st.practitioner_minutes = m.d.practitioner_minutes;
+    st.total_minutes = m.d.total_minutes;
+    const char *next;
+    int need;
+    s_next(&m, &next, &need);
+    st.next_code = (char *)next;
+    st.minutes_to_next = need;
+    st.claim = m.d.claim;
+    st.reason = (char *)(m.d.claim ? "" : ccm_rules_reason_name(m.d.reason));
+    for (int i = 0; i < m.d.n_lines && i < 4; i++) {
+        snprintf(lines[i], sizeof lines[i], "%s x%d", ccm_rules_code_name(m.d.lines[i].code),
+                 m.d.lines[i].units);
+        line_ptrs[i] = lines[i];
+    }
+    st.n_lines = (size_t)(m.d.n_lines < 4 ? m.d.n_lines : 4);
+    st.lines = line_ptrs;
+    if (need > 0)
+        snprintf(summary, sizeof summary,
+                 "%d countable minutes in %s (staff %d, practitioner "
+                 "%d): %d minute%s to %s",
+                 m.d.total_minutes, month_text, m.d.staff_minutes, m.d.practitioner_minutes, need,
+                 need == 1 ? "" : "s", next);
+    else
+        snprintf(summary, sizeof summary,
+                 "%d countable minutes in %s (staff %d, practitioner %d): no further code",
+                 m.d.total_minutes, month_text, m.d.staff_minutes, m.d.practitioner_minutes);
+    st.summary = summary;
+    reply_t r = CCM__TIMETRACK__REPLY__INIT;
+    r.result_case = CCM__TIMETRACK__REPLY__RESULT_MONTH_STATUS;
+    r.month_status = &st;
+    return s_reply_ok(call, &r);
+}
+
+static int s_forecast_cmp(const void *a, const void *b)
+{
+    const Ccm__Timetrack__ForecastItem *x = *(Ccm__Timetrack__ForecastItem *const *)a;
+    const Ccm__Timetrack__ForecastItem *y = *(Ccm__Timetrack__ForecastItem *const *)b;
+    return x->risk < y->risk ? 1 : x->risk > y->risk ? -1 : strcmp(x->mrn, y->mrn);
+}
+
+/* Patients whose month would bill but for the minutes, most at risk first. */
+static int s_forecast(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
+                      const Ccm__Timetrack__Forecast *in)
+{
+    const clinic_t *c = s_clinic(t, in->clinic);
+    if (!c)
+        return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
+                               "forecast.clinic: no clinic \"%s\" is configured", in->clinic);
+    int32_t now_month = s_month_of(c, call->now_us), month = now_month;
+    if (in->month[0] && (strlen(in->month) != 7 || ccm_tz_parse_month(in->month, &month) != 0))
+        return s_bad(call, "forecast", "month", "must be YYYY-MM");
+    int32_t today = ccm_tz_local_day(c->tz, call->now_us / 1000000), y = month / 12,
+            mo = month % 12 + 1;
+    int32_t last = ccm_tz_days_from_civil(y, mo, 1) + ccm_tz_days_in_month(y, mo) - 1;
+    int days_left = month < now_month   ? 0
+                    : month > now_month ? ccm_tz_days_in_month(y, mo)
+                                        : (int)(last - today + 1);
+    ccm_key_t prefix;
+    ccm_key_init(&prefix);
+    ccm_key_str(&prefix, c->id);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, t->patients, &cur) != 0)
+        return s_store_fail(call, CCM_EIO);
+    Ccm__Timetrack__ForecastReply fr = CCM__TIMETRACK__FORECAST_REPLY__INIT;
+    char mrns[512][S_MRN_MAX + 1];
+    char codes[512][8];
+    Ccm__Timetrack__ForecastItem items[512];
+    Ccm__Timetrack__ForecastItem *ptrs[512];
+    MDB_val k = {prefix.len, prefix.buf}, v;
+    int rc = 0;
+    for (int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0 && fr.n_items < 512;
+         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= prefix.len || memcmp(k.mv_data, prefix.buf, prefix.len) != 0)
+            break;
+        const char *mrn = (const char *)k.mv_data + prefix.len;
+        month_t m;
+        if (s_month(t, txn, c, mrn, month, &m) != 0)
+            continue;
+        if (m.d.claim || m.d.reason != CCM_REASON_BELOW_THRESHOLD)
+            continue; /* billing already, or blocked by something minutes cannot fix */
+        const char *next;
+        int need;
+        s_next(&m, &next, &need);
+        size_t i = fr.n_items;
+        ccm__timetrack__forecast_item__init(&items[i]);
+        snprintf(mrns[i], sizeof mrns[i], "%s", mrn);
+        snprintf(codes[i], sizeof codes[i], "%s", next);
+        items[i].mrn = mrns[i];
+        items[i].total_minutes = m.d.total_minutes;
+        items[i].next_code = codes[i];
+        items[i].minutes_to_next = need;
+        items[i].days_left = days_left;
+        /* Heuristic: about 2 minutes a day can still be found; no days left = missed. */
+        items[i].risk = days_left <= 0 ? 1.0 : (double)need / (double)(need + 2 * days_left);
+        ptrs[i] = &items[i];
+        fr.n_items++;
+    }
+    mdb_cursor_close(cur);
+    qsort(ptrs, fr.n_items, sizeof ptrs[0], s_forecast_cmp);
+    fr.items = ptrs;
+    reply_t r = CCM__TIMETRACK__REPLY__INIT;
+    r.result_case = CCM__TIMETRACK__REPLY__RESULT_FORECAST;
+    r.forecast = &fr;
+    rc = s_reply_ok(call, &r);
+    return rc;
+}
+
+int ccm_timetrack_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, void *ctx)
+{
+    ccm_timetrack_t *t = ctx;
+    Ccm__Timetrack__Request *req = ccm__timetrack__request__unpack(NULL, call->len, call->body);
+    if (!req)
+        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "body",
+                               "body: not a valid timetrack request");
+    int rc;
+    bool mutation = req->op_case == CCM__TIMETRACK__REQUEST__OP_ADD_ENTRY ||
+                    req->op_case == CCM__TIMETRACK__REQUEST__OP_VOID_ENTRY ||
+                    req->op_case == CCM__TIMETRACK__REQUEST__OP_AMEND_ENTRY;
+    if (mutation && !call->request_id[0]) {
+        rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
+                             "request_id: required on every change (it makes retries safe)");
+        ccm__timetrack__request__free_unpacked(req, NULL);
+        return rc;
+    }
+    switch (req->op_case) {
+    case CCM__TIMETRACK__REQUEST__OP_ADD_ENTRY: rc = s_add(t, w, txn, call, req->add_entry); break;
+    case CCM__TIMETRACK__REQUEST__OP_VOID_ENTRY:
+        rc = s_void(t, w, txn, call, req->void_entry);
+        break;
+    case CCM__TIMETRACK__REQUEST__OP_AMEND_ENTRY:
+        rc = s_amend(t, w, txn, call, req->amend_entry);
+        break;
+    case CCM__TIMETRACK__REQUEST__OP_LIST_ENTRIES:
+        rc = s_list(t, txn, call, req->list_entries);
+        break;
+    case CCM__TIMETRACK__REQUEST__OP_MONTH_STATUS:
+        rc = s_status(t, txn, call, req->month_status);
+        break;
+    case CCM__TIMETRACK__REQUEST__OP_FORECAST: rc = s_forecast(t, txn, call, req->forecast); break;
+    default:
+        rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "op",
+                             "op: the request names no timetrack operation");
+        break;
+    }
+    ccm__timetrack__request__free_unpacked(req, NULL);
+    return rc;
+}
