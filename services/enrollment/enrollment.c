@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccm/careplan.pb-c.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/ident.h"
@@ -34,7 +35,8 @@
 /* expected_months meaning "until death". */
 #define S_UNTIL_DEATH 999
 
-const char *const ccm_enrollment_dbs[] = {"patients", "mbi", "practitioners", "staff", NULL};
+const char *const ccm_enrollment_dbs[] = {"patients", "mbi",       "practitioners",
+                                          "staff",    "careplans", NULL};
 
 typedef struct {
     char id[S_CLINIC_MAX + 1];
@@ -48,6 +50,7 @@ struct ccm_enrollment {
     MDB_dbi mbi;           /* mbi NUL clinic NUL -> mrn */
     MDB_dbi practitioners; /* clinic NUL npi NUL -> Practitioner */
     MDB_dbi staff;         /* clinic NUL id NUL -> Staff */
+    MDB_dbi careplans;     /* clinic NUL mrn NUL program(u32) -> u8 ready (established + copy) */
 };
 
 typedef Ccm__Enrollment__Request request_t;
@@ -95,6 +98,26 @@ int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *t
     return 0;
 }
 
+/* Follows careplan.established / copy_given (payload ccm.careplan.CarePlan). */
+static int s_on_careplan(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
+{
+    (void)w;
+    ccm_enrollment_t *e = ctx;
+    Ccm__Careplan__CarePlan *cp =
+        ccm__careplan__care_plan__unpack(NULL, ev->payload.len, ev->payload.data);
+    if (!cp)
+        return CCM_EINVAL;
+    ccm_key_t k;
+    ccm_key_init(&k);
+    ccm_key_str(&k, cp->clinic);
+    ccm_key_str(&k, cp->mrn);
+    ccm_key_u32(&k, (uint32_t)cp->program);
+    uint8_t ready = cp->status == CCM__CAREPLAN__STATUS__ESTABLISHED && cp->n_copies > 0;
+    int rc = ccm_store_put(txn, e->careplans, k.buf, k.len, &ready, 1, 0);
+    ccm__careplan__care_plan__free_unpacked(cp, NULL);
+    return rc;
+}
+
 int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w)
 {
     ccm_store_t *s = ccm_worker_store(w);
@@ -103,7 +126,13 @@ int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w)
         rc = ccm_store_dbi(s, "mbi", &e->mbi);
     if (!rc)
         rc = ccm_store_dbi(s, "practitioners", &e->practitioners);
-    return rc ? rc : ccm_store_dbi(s, "staff", &e->staff);
+    if (!rc)
+        rc = ccm_store_dbi(s, "staff", &e->staff);
+    if (!rc)
+        rc = ccm_store_dbi(s, "careplans", &e->careplans);
+    /* The worklist needs to know whose care plan is established and shared. */
+    static const char *const types[] = {"careplan.established", "careplan.copy_given", NULL};
+    return rc ? rc : ccm_worker_follow(w, "careplan", types, s_on_careplan, e);
 }
 
 /* ---- helpers ---- */
@@ -1263,11 +1292,36 @@ static int s_worklist(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call
         int program = p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE
                           ? CCM__ENROLLMENT__PROGRAM__CCM
                           : CCM__ENROLLMENT__PROGRAM__PCM;
-        bool enrolled = false;
+        int enrolled = 0;
         for (int k = CCM__ENROLLMENT__PROGRAM__CCM; k <= CCM__ENROLLMENT__PROGRAM__APCM; k++)
-            enrolled = enrolled || s_active_consent(p, k) != NULL;
-        if (enrolled)
+            if (s_active_consent(p, k))
+                enrolled = k;
+        if (enrolled) {
+            /* Enrolled: billable only with an established care plan given to the
+             * patient (P-6). */
+            ccm_key_t ck;
+            ccm_key_init(&ck);
+            ccm_key_str(&ck, p->clinic);
+            ccm_key_str(&ck, p->mrn);
+            ccm_key_u32(&ck, (uint32_t)enrolled);
+            MDB_val cv;
+            if (ccm_store_get(txn, e->careplans, ck.buf, ck.len, &cv) == 0 && cv.mv_size == 1 &&
+                *(const uint8_t *)cv.mv_data)
+                continue;
+            Ccm__Enrollment__WorklistItem *it = &items[wl.n_items];
+            ccm__enrollment__worklist_item__init(it);
+            snprintf(details[i], sizeof details[i],
+                     "%s consent in force; care plan not established or no copy given (P-6)",
+                     s_programs[enrolled]);
+            it->mrn = p->mrn;
+            it->family_name = p->family_name;
+            it->given_name = p->given_name;
+            it->reason = "CARE_PLAN_MISSING";
+            it->detail = details[i];
+            it->eligibility = p->eligibility;
+            ptrs[wl.n_items++] = it;
             continue;
+        }
         const char *reason = "ELIGIBLE_NOT_ENROLLED";
         snprintf(details[i], sizeof details[i], "%s eligible; no %s consent", s_programs[program],
                  s_programs[program]);

@@ -232,7 +232,8 @@ def test_consent_record_duplicate_revoke_and_practitioner_change():
         p = s.ctl_json(*consent_args(npi=NPI2, at="2025-12-02T10:00:00-05:00"))
         assert [(c["status"], c["billing_npi"]) for c in consents(p)] == \
             [("REVOKED", NPI1), ("PRACTITIONER_CHANGED", NPI1), ("ACTIVE", NPI2)], p
-        assert "1042" not in worklist(s)
+        # enrolled now: what is left to do is the care plan (P-6)
+        assert worklist(s)["1042"]["reason"] == "CARE_PLAN_MISSING"
 
         human = s.ctl("patient", "show", "--clinic", "C01", "--mrn", "1042").stdout
         assert "billing   " + NPI2 in human, human
@@ -261,7 +262,8 @@ def test_worklist_lists_eligible_patients_until_consent():
         assert s.ctl_json("worklist", "--clinic", "C02") == {}  # per clinic
 
         s.ctl(*consent_args())
-        assert set(worklist(s)) == {"3001"}
+        w = worklist(s)
+        assert set(w) == {"1042", "3001"} and w["1042"]["reason"] == "CARE_PLAN_MISSING", w
         # Revoked: the patient is eligible and not enrolled again.
         s.ctl("consent", "revoke", "--clinic", "C01", "--mrn", "1042", "--program", "CCM",
               "--at", REVOKE_AT)
@@ -277,7 +279,7 @@ def test_worklist_lists_eligible_patients_until_consent():
         p = s.ctl_json(*args)
         at = consents(p)[-1]["at_us"] / 1e6
         assert consents(p)[-1]["status"] == "ACTIVE" and t0 - 5 < at <= time.time(), p
-        assert worklist(s) == {}
+        assert {k: v["reason"] for k, v in worklist(s).items()} == {"1042": "CARE_PLAN_MISSING"}
 
 
 def test_visits_services_stays_and_people_are_recorded():
@@ -457,9 +459,39 @@ def test_bad_input_is_refused_with_the_field_named_and_changes_nothing():
         assert last_seq(s) == before
 
 
+def test_worklist_follows_the_care_plan_service():
+    """Enrollment follows careplan's stream through the broker: once the plan is
+    established and a copy given, the enrolled patient leaves the worklist."""
+    plan = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "careplan",
+                        "plan.json")
+    with Stack(BUILD, services=("enrollment", "careplan")).start_all() as s:
+        people(s)
+        patient(s)
+        eligible(s)
+        s.ctl(*consent_args())
+        assert worklist(s)["1042"]["reason"] == "CARE_PLAN_MISSING"
+        deadline = time.time() + 10
+        while True:  # careplan learns the patient from enrollment's stream
+            r = s.ctl("careplan", "set", "--clinic", "C01", "--mrn", "1042", "--file", plan,
+                      check=False)
+            if r.returncode == 0:
+                break
+            assert time.time() < deadline, r.stderr
+            time.sleep(0.1)
+        s.ctl("careplan", "establish", "--clinic", "C01", "--mrn", "1042")
+        s.ctl("careplan", "copy-given", "--clinic", "C01", "--mrn", "1042",
+              "--date", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400)),
+              "--method", "PAPER", "--to", "PATIENT")
+        deadline = time.time() + 10
+        while "1042" in worklist(s):
+            assert time.time() < deadline, "enrollment never saw the care plan"
+            time.sleep(0.1)
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_eligibility_follows_conditions_and_reaches_subscribers,
                         test_consent_record_duplicate_revoke_and_practitioner_change,
                         test_worklist_lists_eligible_patients_until_consent,
+                        test_worklist_follows_the_care_plan_service,
                         test_visits_services_stays_and_people_are_recorded,
                         test_bad_input_is_refused_with_the_field_named_and_changes_nothing]))

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "ccm/careplan.pb-c.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
@@ -442,6 +443,32 @@ static void test_worklist_lists_eligible_without_consent(void **state)
     assert_string_equal(r->worklist->items[0]->reason, "ELIGIBLE_NOT_ENROLLED");
     s_ok(r);
     s_ok(s_consent(f, "1234567893", 1727877600LL * 1000000, true));
+    r = s_op(f, &req, "wl");
+    assert_int_equal(r->worklist->n_items, 1);
+    assert_string_equal(r->worklist->items[0]->reason, "CARE_PLAN_MISSING");
+    s_ok(r);
+    /* the careplan service announces the plan established and a copy given */
+    Ccm__Careplan__CopyGiven copy = CCM__CAREPLAN__COPY_GIVEN__INIT;
+    Ccm__Careplan__CopyGiven *copies[] = {&copy};
+    Ccm__Careplan__CarePlan cp = CCM__CAREPLAN__CARE_PLAN__INIT;
+    cp.clinic = "C01", cp.mrn = "1042", cp.program = CCM__CAREPLAN__PROGRAM__CCM;
+    cp.status = CCM__CAREPLAN__STATUS__ESTABLISHED;
+    uint8_t buf[256];
+    Ccm__Envelope ev = CCM__ENVELOPE__INIT, *evp = &ev;
+    ev.producer = "careplan", ev.seq = 1, ev.type = "careplan.established";
+    ev.payload.data = buf;
+    ev.payload.len = ccm__careplan__care_plan__pack(&cp, buf);
+    Ccm__FetchReply fr = CCM__FETCH_REPLY__INIT;
+    fr.events = &evp, fr.n_events = 1, fr.next_seq = 2, fr.last_seq = 1;
+    assert_int_equal(ccm_worker_feed(f->w, "careplan", &fr), 0);
+    r = s_op(f, &req, "wl");
+    assert_int_equal(r->worklist->n_items, 1); /* established, but no copy given yet */
+    s_ok(r);
+    cp.copies = copies, cp.n_copies = 1;
+    ev.seq = 2, ev.type = "careplan.copy_given";
+    ev.payload.len = ccm__careplan__care_plan__pack(&cp, buf);
+    fr.next_seq = 3, fr.last_seq = 2;
+    assert_int_equal(ccm_worker_feed(f->w, "careplan", &fr), 0);
     r = s_op(f, &req, "wl");
     assert_int_equal(r->worklist->n_items, 0);
     s_ok(r);
