@@ -71,8 +71,9 @@ SEEDS = {
     "list_people": ld(23, ld(1, "C01")),
 }
 
-os.makedirs(OUT, exist_ok=True)
-for name, data in SEEDS.items():
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-print("wrote %d seeds to %s" % (len(SEEDS), OUT))
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(OUT, name), "wb") as f:
+            f.write(data)
+    print("wrote %d seeds to %s" % (len(SEEDS), OUT))

@@ -889,10 +889,32 @@ static int s_setup(void **state)
     return 0;
 }
 
+/* §2 / G1: program eligibility from conditions, as enrollment publishes it. */
+static void t_g1_eligibility(void **state)
+{
+    (void)state;
+    const ccm_condition_t none[] = {{true, 24, false}, {true, 2, true}, {false, 24, true}};
+    ccm_eligibility_t e = ccm_rules_eligibility(none, 3);
+    assert_int_equal(e.program, CCM_ELIGIBLE_NONE); /* no risk / too short / not chronic */
+    assert_int_equal(e.chronic, 2);
+    const ccm_condition_t pcm[] = {{true, 3, true}, {true, 11, true}};
+    e = ccm_rules_eligibility(pcm, 2);
+    assert_int_equal(e.program, CCM_ELIGIBLE_PCM); /* both >= 3 months, none >= 12 */
+    assert_int_equal(e.pcm_conditions, 2);
+    assert_int_equal(e.ccm_conditions, 0);
+    const ccm_condition_t ccm[] = {{true, 12, true}, {true, 999, true}, {true, 1, true}};
+    e = ccm_rules_eligibility(ccm, 3);
+    assert_int_equal(e.program, CCM_ELIGIBLE_CCM);
+    assert_int_equal(e.ccm_conditions, 2);
+    e = ccm_rules_eligibility(ccm, 1);
+    assert_int_equal(e.program, CCM_ELIGIBLE_PCM);
+    assert_int_equal(ccm_rules_eligibility(NULL, 0).program, CCM_ELIGIBLE_NONE);
+}
+
 int main(void)
 {
     enum { NROWS = sizeof s_rows / sizeof s_rows[0] };
-    struct CMUnitTest tests[NROWS + 5];
+    struct CMUnitTest tests[NROWS + 6];
     memset(tests, 0, sizeof tests);
     for (size_t i = 0; i < NROWS; i++) {
         tests[i].name = s_rows[i].name;
@@ -904,5 +926,6 @@ int main(void)
     tests[NROWS + 2] = (struct CMUnitTest)cmocka_unit_test(t_fees);
     tests[NROWS + 3] = (struct CMUnitTest)cmocka_unit_test(t_catalogue);
     tests[NROWS + 4] = (struct CMUnitTest)cmocka_unit_test(t_pure);
-    return _cmocka_run_group_tests("rules", tests, NROWS + 5, s_setup, NULL);
+    tests[NROWS + 5] = (struct CMUnitTest)cmocka_unit_test(t_g1_eligibility);
+    return _cmocka_run_group_tests("rules", tests, NROWS + 6, s_setup, NULL);
 }
