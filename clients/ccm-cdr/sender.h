@@ -1,0 +1,58 @@
+/* sender — delivers the outbox to timetrack: pipelined sends through the client
+ * API, replies matched by the request_id they echo, an event removed from the
+ * outbox only when its reply is OK or a definitive refusal (INVALID_ARGUMENT,
+ * NOT_FOUND, CONFLICT, FAILED_PRECONDITION), resends after a timeout.
+ *
+ * No reply at all for a timeout while requests are in flight means the broker or
+ * the service is down: the socket is replaced (its replies are lost with it) and
+ * everything in flight is resent, with the wait doubling up to 8 timeouts while
+ * nothing answers. UNAVAILABLE / INTERNAL replies are resent after a timeout.
+ * PERMISSION_DENIED keeps the event and marks the sender denied (fatal for the
+ * caller: resending cannot help). Driven step by step by ccm_cdr_sender_pump(),
+ * so the caller's loop (and a test) decides when time passes. */
+#ifndef CCM_CDR_SENDER_H
+#define CCM_CDR_SENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ccm/client.h"
+#include "outbox.h"
+#include "request.h"
+
+/* Requests in flight at most by default: enough to feed group commit. */
+#define CCM_CDR_WINDOW_DEFAULT 256
+
+typedef struct ccm_cdr_sender ccm_cdr_sender_t;
+
+typedef struct {
+    uint64_t sent;       /* first sends */
+    uint64_t resent;     /* sends after a timeout, a reconnect or UNAVAILABLE */
+    uint64_t acked;      /* OK replies */
+    uint64_t refused;    /* definitive refusals (removed from the outbox) */
+    uint64_t reconnects; /* sockets replaced */
+    bool denied;         /* a PERMISSION_DENIED reply arrived */
+} ccm_cdr_sender_stats_t;
+
+/* Called for every refusal (and PERMISSION_DENIED) with the unique id, the code
+ * and the service's message. */
+typedef void (*ccm_cdr_refused_fn)(const char *id, int code, const char *message, void *arg);
+
+/* client and ob are borrowed and must outlive the sender. window >= 1,
+ * timeout_ms > 0. NULL when out of memory. */
+ccm_cdr_sender_t *ccm_cdr_sender_new(ccm_client_t *client, ccm_cdr_outbox_t *ob, int window,
+                                     int timeout_ms, ccm_cdr_refused_fn on_refused, void *arg);
+void ccm_cdr_sender_destroy(ccm_cdr_sender_t **p);
+
+/* One step: loads pending events into free window slots, sends what waits,
+ * waits up to wait_ms for replies when any is in flight (then takes every reply
+ * already there; with nothing in flight it returns at once),
+ * records them in one outbox transaction, and handles timeouts.
+ * 0, or CCM_EIO (the outbox could not be read or written: fatal). */
+int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms);
+
+/* Requests in the window (sent or waiting to be resent). */
+unsigned ccm_cdr_sender_inflight(const ccm_cdr_sender_t *s);
+const ccm_cdr_sender_stats_t *ccm_cdr_sender_stats(const ccm_cdr_sender_t *s);
+
+#endif
