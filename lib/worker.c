@@ -4,6 +4,7 @@
  * nothing; the loop never blocks on a peer (sends are non-blocking). */
 #include "ccm/worker.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,18 +171,53 @@ int ccm_worker_fail(ccm_worker_call_t *call, int rc, Ccm__Code code, const char 
     return rc;
 }
 
-/* ---- FETCH and stats, served for every service ---- */
-
-/* Packs an OK ccm.CommonReply carrying r's result (result_case and member set). */
-static int s_reply_common_ok(ccm_worker_call_t *call, Ccm__CommonReply *r)
+/* Every service's Reply starts like ccm.CommonReply (request_id = 1, status = 2),
+ * so the two fields are found through the descriptor and set only for packing:
+ * the caller's message is left as it was (it may be a stack value or unpacked). */
+int ccm_worker_reply_ok(ccm_worker_call_t *call, ProtobufCMessage *reply)
 {
+    const ProtobufCMessageDescriptor *d = reply->descriptor;
+    const ProtobufCFieldDescriptor *fid =
+        protobuf_c_message_descriptor_get_field_by_name(d, "request_id");
+    const ProtobufCFieldDescriptor *fst =
+        protobuf_c_message_descriptor_get_field_by_name(d, "status");
+    /* A programmer error: the message is not a service Reply. */
+    assert(fid && fid->id == 1 && fid->type == PROTOBUF_C_TYPE_STRING &&
+           fid->label != PROTOBUF_C_LABEL_REPEATED);
+    assert(fst && fst->id == 2 && fst->type == PROTOBUF_C_TYPE_MESSAGE &&
+           fst->label != PROTOBUF_C_LABEL_REPEATED && fst->descriptor == &ccm__status__descriptor);
+    char **rid = (char **)((char *)reply + fid->offset);
+    Ccm__Status **status = (Ccm__Status **)((char *)reply + fst->offset);
+    char *old_rid = *rid;
+    Ccm__Status *old_status = *status;
     Ccm__Status st = CCM__STATUS__INIT;
     st.message = "";
     st.field = "";
-    r->request_id = (char *)call->request_id;
-    r->status = &st;
-    return ccm_worker_reply_msg(call, &r->base);
+    *rid = (char *)call->request_id;
+    *status = &st;
+    int rc = ccm_worker_reply_msg(call, reply);
+    *rid = old_rid;
+    *status = old_status;
+    return rc;
 }
+
+int ccm_worker_store_fail(ccm_worker_call_t *call, int rc)
+{
+    if (rc == CCM_EMAPFULL)
+        return rc;
+    ccm_error("event=store_error error=\"%s\"", ccm_strerror(rc));
+    return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
+}
+
+int ccm_worker_require_request_id(ccm_worker_call_t *call)
+{
+    if (call->request_id[0])
+        return 0;
+    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
+                           "request_id: required on every change (it makes retries safe)");
+}
+
+/* ---- FETCH and stats, served for every service ---- */
 
 static int s_fetch(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                    const Ccm__FetchRequest *req)
@@ -197,7 +233,7 @@ static int s_fetch(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
     Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
     r.result_case = CCM__COMMON_REPLY__RESULT_FETCH;
     r.fetch = &fr;
-    rc = s_reply_common_ok(call, &r);
+    rc = ccm_worker_reply_ok(call, &r.base);
     ccm_stream_fetch_clear(&fr);
     return rc;
 }
@@ -215,10 +251,19 @@ static int s_stats(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call)
     if (ccm_stream_last_seq(w->stream, txn, &sr.stream_seq) != 0)
         sr.stream_seq = 0;
     ccm_store_usage(w->store, &sr.map_size, &sr.map_used);
+    Ccm__Cursor cursors[S_FOLLOW_MAX], *cp[S_FOLLOW_MAX];
+    for (size_t i = 0; i < w->nfollows; i++) {
+        ccm__cursor__init(&cursors[i]);
+        cursors[i].producer = w->follows[i].producer;
+        cursors[i].next_seq = w->follows[i].cursor;
+        cp[i] = &cursors[i];
+    }
+    sr.cursors = cp;
+    sr.n_cursors = w->nfollows;
     Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
     r.result_case = CCM__COMMON_REPLY__RESULT_STATS;
     r.stats = &sr;
-    return s_reply_common_ok(call, &r);
+    return ccm_worker_reply_ok(call, &r.base);
 }
 
 /* ---- one request, inside the batch ---- */

@@ -145,6 +145,9 @@ int ccmctl_cmd_status(ccmctl_t *ctl, int argc, char **argv)
                    (unsigned long long)s->commit_us_last, (unsigned long long)s->commit_us_max,
                    (unsigned long long)s->stream_seq, (double)s->map_used / 1048576.0,
                    (double)s->map_size / 1048576.0);
+            for (size_t k = 0; k < s->n_cursors; k++)
+                printf("%-11s   follows %s from seq %llu\n", "", s->cursors[k]->producer,
+                       (unsigned long long)s->cursors[k]->next_seq);
         }
         protobuf_c_message_free_unpacked(m, NULL);
     }

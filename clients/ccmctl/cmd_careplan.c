@@ -744,6 +744,7 @@ int ccmctl_cmd_careplan(ccmctl_t *ctl, int argc, char **argv)
         in.mrn = mrn;
         in.program = program;
         in.author = (char *)(a.author ? a.author : "");
+        in.date = (char *)(a.date ? a.date : "");
         req.op_case = CCM__CAREPLAN__REQUEST__OP_ESTABLISH;
         req.establish = &in;
         return s_run(ctl, &req, OUT_VIEW);

@@ -128,5 +128,18 @@ int ccm_worker_reply_msg(ccm_worker_call_t *call, const ProtobufCMessage *msg);
  * "mbi", "mbi: must be 11 characters");`. */
 int ccm_worker_fail(ccm_worker_call_t *call, int rc, Ccm__Code code, const char *field,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Packs `reply` — any service's Reply, i.e. a message whose field 1 is the
+ * string request_id and field 2 the ccm.Status status — with request_id set to
+ * call->request_id and an OK status; both fields are restored afterwards, so
+ * the caller keeps ownership of an untouched message. 0 or CCM_ENOMEM. */
+int ccm_worker_reply_ok(ccm_worker_call_t *call, ProtobufCMessage *reply);
+/* The answer to a store error `rc` in a handler: CCM_EMAPFULL is returned as
+ * is (the batch is replayed on a larger map); any other code is logged once
+ * (event=store_error), answered INTERNAL "store: …", and returned. */
+int ccm_worker_store_fail(ccm_worker_call_t *call, int rc);
+/* 0 when the call carries a request_id; else answers INVALID_ARGUMENT on field
+ * request_id (every change needs one: it makes retries safe) and returns
+ * CCM_EINVAL. */
+int ccm_worker_require_request_id(ccm_worker_call_t *call);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ccm/careplan.pb-c.h"
+#include "ccm/clinics.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/ident.h"
@@ -19,7 +20,7 @@
 #include "ccm/tz.h"
 
 /* Field limits (bytes, items). */
-#define S_CLINIC_MAX 32
+#define S_CLINIC_MAX CCM_CLINIC_ID_MAX
 #define S_MRN_MAX 64
 #define S_AUTHOR_MAX 100
 #define S_NOTE_MAX 1000
@@ -43,14 +44,11 @@ typedef Ccm__Careplan__Version version_t;
 typedef Ccm__Careplan__CarePlan header_t;
 typedef Ccm__Careplan__PatientRef patient_t;
 
-typedef struct {
-    char id[S_CLINIC_MAX + 1];
-    ccm_tz_t *tz; /* owned; the clinic's IANA zone */
-} clinic_t;
+/* A configured clinic; its zone decides "today" for review and copy dates. */
+typedef ccm_clinic_info_t clinic_t;
 
 struct ccm_careplan {
-    clinic_t *clinics; /* configured clinics, owned */
-    size_t nclinics;
+    ccm_clinics_t *clinics; /* configured clinics, owned */
     int review_check_ms;
     MDB_dbi plans;    /* clinic NUL mrn NUL program(u32) -> CarePlan */
     MDB_dbi versions; /* clinic NUL mrn NUL program(u32) version(u32) -> Version */
@@ -115,8 +113,13 @@ static const struct {
 ccm_careplan_t *ccm_careplan_new(void)
 {
     ccm_careplan_t *cp = calloc(1, sizeof *cp);
-    if (cp)
-        cp->review_check_ms = CCM_CAREPLAN_REVIEW_CHECK_MS;
+    if (!cp)
+        return NULL;
+    if (!(cp->clinics = ccm_clinics_new())) {
+        free(cp);
+        return NULL;
+    }
+    cp->review_check_ms = CCM_CAREPLAN_REVIEW_CHECK_MS;
     return cp;
 }
 
@@ -124,35 +127,20 @@ void ccm_careplan_destroy(ccm_careplan_t **p)
 {
     if (!p || !*p)
         return;
-    for (size_t i = 0; i < (*p)->nclinics; i++)
-        free((*p)->clinics[i].tz);
-    free((*p)->clinics);
+    ccm_clinics_destroy(&(*p)->clinics);
     free(*p);
     *p = NULL;
 }
 
 int ccm_careplan_add_clinic(ccm_careplan_t *cp, const char *id, const char *timezone)
 {
-    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0 || !timezone)
-        return CCM_EINVAL;
-    ccm_tz_t *tz = malloc(sizeof *tz);
-    if (!tz)
-        return CCM_ENOMEM;
-    int rc = ccm_tz_load(tz, timezone);
-    if (rc != 0) {
-        free(tz);
-        return rc;
-    }
-    clinic_t *n = realloc(cp->clinics, (cp->nclinics + 1) * sizeof *n);
-    if (!n) {
-        free(tz);
-        return CCM_ENOMEM;
-    }
-    cp->clinics = n;
-    snprintf(n[cp->nclinics].id, sizeof n[cp->nclinics].id, "%s", id);
-    n[cp->nclinics].tz = tz;
-    cp->nclinics++;
-    return 0;
+    return ccm_clinics_add(cp->clinics, id, timezone, NULL);
+}
+
+void ccm_careplan_set_clinics(ccm_careplan_t *cp, ccm_clinics_t *clinics)
+{
+    ccm_clinics_destroy(&cp->clinics);
+    cp->clinics = clinics;
 }
 
 int ccm_careplan_set_review_check(ccm_careplan_t *cp, int interval_ms)
@@ -187,14 +175,6 @@ int ccm_careplan_bind(ccm_careplan_t *cp, ccm_worker_t *w)
 
 /* ---- helpers ---- */
 
-static const clinic_t *s_clinic(const ccm_careplan_t *cp, const char *id)
-{
-    for (size_t i = 0; i < cp->nclinics; i++)
-        if (strcmp(cp->clinics[i].id, id) == 0)
-            return &cp->clinics[i];
-    return NULL;
-}
-
 /* The clinic's calendar day of instant now_us (UTC's for an unknown clinic). */
 static long s_today(const clinic_t *c, int64_t now_us)
 {
@@ -217,32 +197,6 @@ static const char *s_program_name(int program)
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&ccm__careplan__program__descriptor, program);
     return v ? v->name : "?";
-}
-
-static int s_reply_ok(ccm_worker_call_t *call, reply_t *r)
-{
-    Ccm__Status st = CCM__STATUS__INIT;
-    st.message = "";
-    st.field = "";
-    r->request_id = (char *)call->request_id;
-    r->status = &st;
-    return ccm_worker_reply_msg(call, &r->base);
-}
-
-static int s_store_fail(ccm_worker_call_t *call, int rc)
-{
-    if (rc == CCM_EMAPFULL)
-        return rc;
-    ccm_error("event=store_error error=\"%s\"", ccm_strerror(rc));
-    return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
-}
-
-static int s_require_request_id(ccm_worker_call_t *call)
-{
-    if (call->request_id[0])
-        return 0;
-    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
-                           "request_id: required on every change (it makes retries safe)");
 }
 
 static void s_patient_key(ccm_key_t *k, const char *clinic, const char *mrn)
@@ -342,7 +296,7 @@ static int s_check_target(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *c
     if (ccm_ident_key(clinic, S_CLINIC_MAX, &why) != 0)
         return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "clinic",
                                "%s.clinic: %s", op, why);
-    if (!s_clinic(cp, clinic))
+    if (!ccm_clinics_find(cp->clinics, clinic))
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
                                "%s.clinic: no clinic \"%s\" is configured", op, clinic);
     if (ccm_ident_key(mrn, S_MRN_MAX, &why) != 0)
@@ -360,7 +314,7 @@ static int s_check_target(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *c
                                "%s.mrn: enrollment knows no patient %s in clinic %s", op, mrn,
                                clinic);
     if (rc != 0)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     if (pat)
         *pat = p;
     else
@@ -379,7 +333,7 @@ static int s_load_header(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *ca
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "program",
                                "%s.program: patient %s of clinic %s has no %s care plan", op, mrn,
                                clinic, s_program_name(program));
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 /* Loads version n of a plan, or fails the call with NOT_FOUND naming `field`. */
@@ -395,7 +349,7 @@ static int s_load_version(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *c
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, field,
                                "%s.%s: the care plan has no version %u (versions 1 to %u)", op,
                                field, n, h->current_version);
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 /* Required elements version v lacks: their names in missing[] (static strings). */
@@ -423,7 +377,7 @@ static int s_reply_view(ccm_worker_call_t *call, header_t *h, version_t *v, pati
     reply_t r = CCM__CAREPLAN__REPLY__INIT;
     r.result_case = CCM__CAREPLAN__REPLY__RESULT_CAREPLAN;
     r.careplan = &view;
-    return s_reply_ok(call, &r);
+    return ccm_worker_reply_ok(call, &r.base);
 }
 
 /* ---- plan validation, driven by the Plan descriptor ---- */
@@ -552,7 +506,7 @@ static int s_set_plan(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wor
                       Ccm__Careplan__SetPlan *in)
 {
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     patient_t *pat = NULL;
@@ -577,7 +531,7 @@ static int s_set_plan(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wor
     if ((rc = s_check_plan(call, in->plan)) != 0)
         goto out;
 
-    const clinic_t *clinic = s_clinic(cp, in->clinic);
+    const clinic_t *clinic = ccm_clinics_find(cp->clinics, in->clinic);
     ccm_key_t k;
     s_plan_key(&k, in->clinic, in->mrn, in->program);
     header_t fresh = CCM__CAREPLAN__CARE_PLAN__INIT;
@@ -590,7 +544,7 @@ static int s_set_plan(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wor
         fresh.created_us = call->now_us;
         rc = 0;
     } else if (rc != 0) {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
         goto out;
     }
     header_t *hp = h ? h : &fresh;
@@ -647,7 +601,7 @@ static int s_set_plan(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wor
         call->remember = true;
         rc = s_reply_view(call, hp, &v, pat);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     hp->next_review = saved_next; /* owned by the unpacked header */
 out:
@@ -716,7 +670,7 @@ static int s_history(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
         reply_t r = CCM__CAREPLAN__REPLY__INIT;
         r.result_case = CCM__CAREPLAN__REPLY__RESULT_HISTORY;
         r.history = &hr;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     }
     for (size_t i = 0; i < got; i++)
         ccm__careplan__version__free_unpacked(items[i], NULL);
@@ -896,7 +850,7 @@ static int s_diff(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
         reply_t r = CCM__CAREPLAN__REPLY__INIT;
         r.result_case = CCM__CAREPLAN__REPLY__RESULT_DIFF;
         r.diff = df.r;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     }
     ccm__careplan__diff_reply__free_unpacked(df.r, NULL);
 out:
@@ -912,7 +866,7 @@ static int s_establish(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wo
                        const Ccm__Careplan__Establish *in)
 {
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     patient_t *pat = NULL;
@@ -924,6 +878,25 @@ static int s_establish(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wo
         rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "author",
                              "establish.author: %s (at most %d bytes)", why, S_AUTHOR_MAX);
         goto out;
+    }
+    /* Established earlier (recorded afterwards, e.g. from paper): noon of that
+     * clinic-local day; never in the future. */
+    int64_t established_us = call->now_us;
+    if (in->date[0]) {
+        const clinic_t *clinic = ccm_clinics_find(cp->clinics, in->clinic);
+        int32_t day;
+        if (!clinic || ccm_tz_parse_date(in->date, &day) != 0) {
+            rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "date",
+                                 "establish.date: must be a date YYYY-MM-DD");
+            goto out;
+        }
+        if (day > s_today(clinic, call->now_us)) {
+            rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "date",
+                                 "establish.date: is in the future");
+            goto out;
+        }
+        established_us = ccm_tz_local_to_utc(clinic->tz, (int64_t)day * 86400 + 12 * 3600) *
+                         1000000;
     }
     if ((rc = s_load_header(cp, txn, call, "establish", in->clinic, in->mrn, in->program, &h)) ||
         (rc = s_load_version(cp, txn, call, "establish", "version", h, h->current_version, &v)))
@@ -957,7 +930,7 @@ static int s_establish(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     char *saved = h->established_by;
     h->status = CCM__CAREPLAN__STATUS__ESTABLISHED;
     h->established_version = h->current_version;
-    h->established_us = call->now_us;
+    h->established_us = established_us;
     h->established_by = in->author[0] ? in->author : (char *)call->principal;
     h->updated_us = call->now_us;
     ccm_key_t k;
@@ -968,7 +941,7 @@ static int s_establish(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_wo
         call->remember = true;
         rc = s_reply_view(call, h, v, pat);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     h->established_by = saved;
 out:
@@ -985,7 +958,7 @@ static int s_record_copy(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_
                          const Ccm__Careplan__RecordCopy *in)
 {
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     patient_t *pat = NULL;
@@ -999,7 +972,7 @@ static int s_record_copy(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_
                              "record_copy.date: %s", why);
         goto out;
     }
-    if (day > s_today(s_clinic(cp, in->clinic), call->now_us)) {
+    if (day > s_today(ccm_clinics_find(cp->clinics, in->clinic), call->now_us)) {
         rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "date",
                              "record_copy.date: %s is in the future", in->date);
         goto out;
@@ -1054,7 +1027,7 @@ static int s_record_copy(ccm_careplan_t *cp, ccm_worker_t *w, MDB_txn *txn, ccm_
         call->remember = true;
         rc = s_reply_view(call, h, v, pat);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     h->n_copies--; /* c lives on this stack frame: not for free_unpacked */
 out:
@@ -1081,7 +1054,7 @@ static int s_list_due(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
     if (ccm_ident_key(in->clinic, S_CLINIC_MAX, &why) != 0)
         return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "clinic",
                                "list_due.clinic: %s", why);
-    const clinic_t *clinic = s_clinic(cp, in->clinic);
+    const clinic_t *clinic = ccm_clinics_find(cp->clinics, in->clinic);
     if (!clinic)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
                                "list_due.clinic: no clinic \"%s\" is configured", in->clinic);
@@ -1094,7 +1067,7 @@ static int s_list_due(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
     ccm_key_str(&prefix, in->clinic);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, cp->plans, &cur) != 0)
-        return s_store_fail(call, CCM_EIO);
+        return ccm_worker_store_fail(call, CCM_EIO);
     Ccm__Careplan__DueItem *items = calloc(S_DUE_MAX, sizeof *items);
     Ccm__Careplan__DueItem **ptrs = calloc(S_DUE_MAX, sizeof *ptrs);
     header_t **held = calloc(S_DUE_MAX, sizeof *held);
@@ -1114,7 +1087,7 @@ static int s_list_due(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
             break;
         header_t *h = ccm__careplan__care_plan__unpack(NULL, v.mv_size, v.mv_data);
         if (!h) {
-            rc = s_store_fail(call, CCM_EIO);
+            rc = ccm_worker_store_fail(call, CCM_EIO);
             break;
         }
         if (s_overdue(h, today)) {
@@ -1134,7 +1107,7 @@ static int s_list_due(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
     }
     mdb_cursor_close(cur);
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = s_store_fail(call, CCM_EIO);
+        rc = ccm_worker_store_fail(call, CCM_EIO);
     if (rc == 0) {
         Ccm__Careplan__DueList dl = CCM__CAREPLAN__DUE_LIST__INIT;
         dl.n_items = n;
@@ -1143,7 +1116,7 @@ static int s_list_due(ccm_careplan_t *cp, MDB_txn *txn, ccm_worker_call_t *call,
         reply_t r = CCM__CAREPLAN__REPLY__INIT;
         r.result_case = CCM__CAREPLAN__REPLY__RESULT_DUE;
         r.due = &dl;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     }
     for (size_t i = 0; i < n; i++)
         ccm__careplan__care_plan__free_unpacked(held[i], NULL);
@@ -1269,7 +1242,7 @@ int ccm_careplan_review_tick(ccm_worker_t *w, MDB_txn *txn, int64_t now_us, void
             continue;
         int program = (int)ccm_be_get_u32(kb + due[i].len - 4);
         int64_t day = (int64_t)(ccm_be_get_u64(kb) ^ (UINT64_C(1) << 63));
-        if (day >= s_today(s_clinic(cp, clinic), now_us))
+        if (day >= s_today(ccm_clinics_find(cp->clinics, clinic), now_us))
             continue; /* not passed yet in the clinic's calendar */
         header_t *h = NULL;
         ccm_key_t pk;

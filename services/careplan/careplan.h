@@ -4,6 +4,7 @@
 #ifndef CCM_CAREPLAN_H
 #define CCM_CAREPLAN_H
 
+#include "ccm/clinics.h"
 #include "ccm/worker.h"
 
 #define CCM_CAREPLAN_SERVICE "careplan"
@@ -23,6 +24,9 @@ void ccm_careplan_destroy(ccm_careplan_t **p);
  * calendar decides "today" for review dates and copy dates). Strings are copied.
  * 0, CCM_EINVAL (bad id or zone name), CCM_ENOTFOUND (no such zone), CCM_ENOMEM. */
 int ccm_careplan_add_clinic(ccm_careplan_t *cp, const char *id, const char *timezone);
+/* Replaces the clinic table with `clinics` (from ccm_clinics_load); takes
+ * ownership. */
+void ccm_careplan_set_clinics(ccm_careplan_t *cp, ccm_clinics_t *clinics);
 /* Sets the interval of the review-due check (before bind). 0 or CCM_EINVAL (≤ 0). */
 int ccm_careplan_set_review_check(ccm_careplan_t *cp, int interval_ms);
 /* Looks up the databases once the worker's store is open, follows the

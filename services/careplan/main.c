@@ -1,42 +1,11 @@
 /* ccm-careplan — the care plan service daemon. Settings of [careplan]:
  * review_check_ms (how often review dates are checked, default 60000) besides
  * the ones every service has; clinics and their time zones from [clinic ID]. */
-#include <stdio.h>
-#include <string.h>
-
 #include "careplan.h"
+#include "ccm/clinics.h"
 #include "ccm/config.h"
-#include "ccm/error.h"
 #include "ccm/log.h"
 #include "ccm/service.h"
-
-typedef struct {
-    ccm_careplan_t *cp;
-    const ccm_config_t *cfg;
-    int rc;
-} clinics_arg_t;
-
-static void s_add_clinic(const char *section, void *arg)
-{
-    clinics_arg_t *a = arg;
-    const char *id = section + strlen("clinic ");
-    const char *zone = ccm_config_get(a->cfg, section, "timezone", NULL);
-    if (!zone) {
-        ccm_error("event=config_error section=\"%s\" error=\"timezone is required (an IANA "
-                  "name such as America/New_York)\"",
-                  section);
-        a->rc = -1;
-        return;
-    }
-    int rc = ccm_careplan_add_clinic(a->cp, id, zone);
-    if (rc != 0) {
-        ccm_error("event=config_error section=\"%s\" error=\"%s\"", section,
-                  rc == CCM_ENOTFOUND ? "timezone: no such zone in the system tzdata"
-                                      : "clinic id may contain only letters, digits, '.', '_' "
-                                        "and '-', and timezone must be an IANA name");
-        a->rc = -1;
-    }
-}
 
 static void *s_create(const ccm_config_t *cfg)
 {
@@ -53,12 +22,12 @@ static void *s_create(const ccm_config_t *cfg)
         return NULL;
     }
     ccm_careplan_set_review_check(cp, (int)ms);
-    clinics_arg_t a = {cp, cfg, 0};
-    ccm_config_each_section(cfg, "clinic ", s_add_clinic, &a);
-    if (a.rc != 0) {
+    ccm_clinics_t *clinics;
+    if (ccm_clinics_load(cfg, &clinics) != 0) {
         ccm_careplan_destroy(&cp);
         return NULL;
     }
+    ccm_careplan_set_clinics(cp, clinics);
     return cp;
 }
 

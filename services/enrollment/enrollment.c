@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ccm/careplan.pb-c.h"
+#include "ccm/clinics.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/ident.h"
@@ -18,7 +19,7 @@
 #include "ccm/tz.h"
 
 /* Field limits (bytes). */
-#define S_CLINIC_MAX 32
+#define S_CLINIC_MAX CCM_CLINIC_ID_MAX
 #define S_MRN_MAX 64
 #define S_NAME_MAX 100
 #define S_DESC_MAX 200
@@ -38,19 +39,16 @@
 const char *const ccm_enrollment_dbs[] = {"patients", "mbi",       "practitioners",
                                           "staff",    "careplans", NULL};
 
-typedef struct {
-    char id[S_CLINIC_MAX + 1];
-    ccm_tz_t *tz; /* owned; the clinic's IANA zone (months, dates, revocations) */
-} clinic_t;
+/* A configured clinic; its zone decides months, dates and revocations. */
+typedef ccm_clinic_info_t clinic_t;
 
 struct ccm_enrollment {
-    clinic_t *clinics; /* configured clinics, owned */
-    size_t nclinics;
-    MDB_dbi patients;      /* clinic NUL mrn NUL -> Patient */
-    MDB_dbi mbi;           /* mbi NUL clinic NUL -> mrn */
-    MDB_dbi practitioners; /* clinic NUL npi NUL -> Practitioner */
-    MDB_dbi staff;         /* clinic NUL id NUL -> Staff */
-    MDB_dbi careplans;     /* clinic NUL mrn NUL program(u32) -> u8 ready (established + copy) */
+    ccm_clinics_t *clinics; /* configured clinics, owned */
+    MDB_dbi patients;       /* clinic NUL mrn NUL -> Patient */
+    MDB_dbi mbi;            /* mbi NUL clinic NUL -> mrn */
+    MDB_dbi practitioners;  /* clinic NUL npi NUL -> Practitioner */
+    MDB_dbi staff;          /* clinic NUL id NUL -> Staff */
+    MDB_dbi careplans;      /* clinic NUL mrn NUL program(u32) -> u8 ready (established + copy) */
 };
 
 typedef Ccm__Enrollment__Request request_t;
@@ -60,42 +58,32 @@ typedef Ccm__Enrollment__Condition condition_t;
 
 ccm_enrollment_t *ccm_enrollment_new(void)
 {
-    return calloc(1, sizeof(ccm_enrollment_t));
+    ccm_enrollment_t *e = calloc(1, sizeof *e);
+    if (e && !(e->clinics = ccm_clinics_new())) {
+        free(e);
+        return NULL;
+    }
+    return e;
 }
 
 void ccm_enrollment_destroy(ccm_enrollment_t **p)
 {
     if (!p || !*p)
         return;
-    for (size_t i = 0; i < (*p)->nclinics; i++)
-        free((*p)->clinics[i].tz);
-    free((*p)->clinics);
+    ccm_clinics_destroy(&(*p)->clinics);
     free(*p);
     *p = NULL;
 }
 
 int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *timezone)
 {
-    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0 || !timezone)
-        return CCM_EINVAL;
-    ccm_tz_t *tz = malloc(sizeof *tz);
-    if (!tz)
-        return CCM_ENOMEM;
-    int rc = ccm_tz_load(tz, timezone);
-    if (rc != 0) {
-        free(tz);
-        return rc;
-    }
-    clinic_t *n = realloc(e->clinics, (e->nclinics + 1) * sizeof *n);
-    if (!n) {
-        free(tz);
-        return CCM_ENOMEM;
-    }
-    e->clinics = n;
-    snprintf(n[e->nclinics].id, sizeof n[e->nclinics].id, "%s", id);
-    n[e->nclinics].tz = tz;
-    e->nclinics++;
-    return 0;
+    return ccm_clinics_add(e->clinics, id, timezone, NULL);
+}
+
+void ccm_enrollment_set_clinics(ccm_enrollment_t *e, ccm_clinics_t *clinics)
+{
+    ccm_clinics_destroy(&e->clinics);
+    e->clinics = clinics;
 }
 
 /* Follows careplan.established / copy_given (payload ccm.careplan.CarePlan). */
@@ -137,35 +125,9 @@ int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w)
 
 /* ---- helpers ---- */
 
-static int s_reply_ok(ccm_worker_call_t *call, reply_t *r)
-{
-    Ccm__Status st = CCM__STATUS__INIT;
-    st.message = "";
-    st.field = "";
-    r->request_id = (char *)call->request_id;
-    r->status = &st;
-    return ccm_worker_reply_msg(call, &r->base);
-}
-
-static int s_store_fail(ccm_worker_call_t *call, int rc)
-{
-    if (rc == CCM_EMAPFULL)
-        return rc;
-    ccm_error("event=store_error error=\"%s\"", ccm_strerror(rc));
-    return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
-}
-
-static const clinic_t *s_clinic(const ccm_enrollment_t *e, const char *id)
-{
-    for (size_t i = 0; i < e->nclinics; i++)
-        if (strcmp(e->clinics[i].id, id) == 0)
-            return &e->clinics[i];
-    return NULL;
-}
-
 static bool s_clinic_known(const ccm_enrollment_t *e, const char *id)
 {
-    return s_clinic(e, id) != NULL;
+    return ccm_clinics_find(e->clinics, id) != NULL;
 }
 
 /* Validates clinic and mrn of any operation; names the field at fault. */
@@ -238,7 +200,7 @@ static int s_reply_patient(ccm_worker_call_t *call, patient_t *p)
     reply_t r = CCM__ENROLLMENT__REPLY__INIT;
     r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PATIENT;
     r.patient = p;
-    return s_reply_ok(call, &r);
+    return ccm_worker_reply_ok(call, &r.base);
 }
 
 static void s_eligibility(patient_t *p);
@@ -256,7 +218,7 @@ static int s_commit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_work
     if (rc == 0)
         rc = s_publish_eligibility(w, txn, call, p, previous);
     if (rc != 0)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     call->remember = true;
     return s_reply_patient(call, p);
 }
@@ -269,14 +231,6 @@ static int s_icd10(ccm_worker_call_t *call, const char *op, const char *in, char
         return 0;
     return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "icd10",
                            "%s.icd10: \"%s\" is not an ICD-10-CM code: %s", op, in, why);
-}
-
-static int s_require_request_id(ccm_worker_call_t *call)
-{
-    if (call->request_id[0])
-        return 0;
-    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
-                           "request_id: required on every change (it makes retries safe)");
 }
 
 /* ---- shared validation and derived state ---- */
@@ -360,13 +314,13 @@ static int s_practitioner(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, field,
                                "%s.%s: no practitioner %s in clinic %s (add it first)", op, field,
                                npi, clinic);
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 /* The clinic-local calendar day (days since 1970-01-01) of an instant in µs. */
 static int32_t s_local_day(const ccm_enrollment_t *e, const char *clinic, int64_t us)
 {
-    const clinic_t *c = s_clinic(e, clinic);
+    const clinic_t *c = ccm_clinics_find(e->clinics, clinic);
     int64_t sec = us / 1000000;
     return c ? ccm_tz_local_day(c->tz, sec) : (int32_t)(sec / 86400);
 }
@@ -459,7 +413,7 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
                       const Ccm__Enrollment__RegisterPatient *in)
 {
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     if ((rc = s_check_patient_key(e, call, "register_patient", in->clinic, in->mrn)) != 0)
@@ -497,7 +451,7 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
                                "MRN %.*s",
                                in->clinic, (int)v.mv_size, (const char *)v.mv_data);
     if (rc != 0 && rc != CCM_ENOTFOUND)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
 
     patient_t *old = NULL;
     rc = s_load(e, txn, in->clinic, in->mrn, &old);
@@ -524,7 +478,7 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
         return rc;
     }
     if (rc != CCM_ENOTFOUND)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
 
     if (in->billing_npi[0] && (rc = s_practitioner(e, txn, call, "register_patient", "billing_npi",
                                                    in->clinic, in->billing_npi)))
@@ -545,14 +499,14 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
         for (size_t i = 0; i < p.n_eligibility_reasons; i++)
             free(p.eligibility_reasons[i]);
         free(p.eligibility_reasons);
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     }
     rc = ccm_store_put(txn, e->mbi, mk.buf, mk.len, in->mrn, strlen(in->mrn), 0);
     if (rc == 0) {
         call->remember = true;
         rc = s_reply_patient(call, &p);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     for (size_t i = 0; i < p.n_eligibility_reasons; i++)
         free(p.eligibility_reasons[i]);
@@ -571,7 +525,7 @@ static int s_load_for(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call
     if (rc == CCM_ENOTFOUND)
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "mrn",
                                "%s.mrn: no patient %s in clinic %s", op, mrn, clinic);
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 static condition_t *s_active(patient_t *p, const char *icd10)
@@ -586,7 +540,7 @@ static int s_add_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                            ccm_worker_call_t *call, const Ccm__Enrollment__AddCondition *in)
 {
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     char code[9];
@@ -654,7 +608,7 @@ out:
 static int s_resolve_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                                ccm_worker_call_t *call, const Ccm__Enrollment__ResolveCondition *in)
 {
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     char code[9];
@@ -712,7 +666,7 @@ static int s_list(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
     s_patient_key(&start, in->clinic, in->after_mrn);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, e->patients, &cur) != 0)
-        return s_store_fail(call, CCM_EIO);
+        return ccm_worker_store_fail(call, CCM_EIO);
     patient_t **items = calloc(max, sizeof *items);
     if (!items) {
         mdb_cursor_close(cur);
@@ -735,7 +689,7 @@ static int s_list(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
         }
         patient_t *p = ccm__enrollment__patient__unpack(NULL, v.mv_size, v.mv_data);
         if (!p) {
-            rc = s_store_fail(call, CCM_EIO);
+            rc = ccm_worker_store_fail(call, CCM_EIO);
             break;
         }
         items[list.n_patients++] = p;
@@ -743,13 +697,13 @@ static int s_list(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
     }
     mdb_cursor_close(cur);
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = s_store_fail(call, CCM_EIO);
+        rc = ccm_worker_store_fail(call, CCM_EIO);
     if (rc == 0) {
         list.patients = items;
         reply_t r = CCM__ENROLLMENT__REPLY__INIT;
         r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PATIENTS;
         r.patients = &list;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     }
     for (size_t i = 0; i < list.n_patients; i++)
         ccm__enrollment__patient__free_unpacked(items[i], NULL);
@@ -786,7 +740,7 @@ static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, 
         ProtobufCMessage *old =
             protobuf_c_message_unpack(msg->descriptor, NULL, v.mv_size, v.mv_data);
         if (!old)
-            return s_store_fail(call, CCM_EIO);
+            return ccm_worker_store_fail(call, CCM_EIO);
         *created_us = 0;
         int64_t *old_created = (int64_t *)((char *)old + ((char *)created_us - (char *)msg));
         *created_us = *old_created;
@@ -807,10 +761,10 @@ static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, 
                                    "details",
                                    op, field, id, clinic);
         call->remember = true;
-        return s_reply_ok(call, reply);
+        return ccm_worker_reply_ok(call, &reply->base);
     }
     if (rc != CCM_ENOTFOUND)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     *created_us = call->now_us;
     size_t len = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = malloc(len ? len : 1);
@@ -827,9 +781,9 @@ static int s_put_record(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, 
     }
     free(buf);
     if (rc != 0)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     call->remember = true;
-    return s_reply_ok(call, reply);
+    return ccm_worker_reply_ok(call, &reply->base);
 }
 
 static int s_add_practitioner(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -837,7 +791,7 @@ static int s_add_practitioner(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn
 {
     static const char op[] = "add_practitioner";
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     if (ccm_ident_key(in->clinic, S_CLINIC_MAX, &why) != 0)
@@ -873,7 +827,7 @@ static int s_add_staff(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
 {
     static const char op[] = "add_staff";
     const char *why;
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     if (rc)
         return rc;
     if (ccm_ident_key(in->clinic, S_CLINIC_MAX, &why) != 0)
@@ -952,9 +906,9 @@ static int s_list_people(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *c
         reply_t r = CCM__ENROLLMENT__REPLY__INIT;
         r.result_case = CCM__ENROLLMENT__REPLY__RESULT_PEOPLE;
         r.people = &people;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     for (size_t i = 0; i < people.n_practitioners; i++)
         ccm__enrollment__practitioner__free_unpacked(people.practitioners[i], NULL);
@@ -971,7 +925,7 @@ static int s_list_people(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *c
 static int s_begin(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
                    const char *clinic, const char *mrn, patient_t **p)
 {
-    int rc = s_require_request_id(call);
+    int rc = ccm_worker_require_request_id(call);
     return rc ? rc : s_load_for(e, txn, call, op, clinic, mrn, p);
 }
 
@@ -1055,7 +1009,7 @@ static int s_staff_known(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *c
     if (rc == CCM_ENOTFOUND)
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "staff_id",
                                "%s.staff_id: no staff member %s in clinic %s", op, id, clinic);
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1356,9 +1310,9 @@ static int s_worklist(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call
         reply_t r = CCM__ENROLLMENT__REPLY__INIT;
         r.result_case = CCM__ENROLLMENT__REPLY__RESULT_WORKLIST;
         r.worklist = &wl;
-        rc = s_reply_ok(call, &r);
+        rc = ccm_worker_reply_ok(call, &r.base);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     for (size_t i = 0; i < np; i++)
         ccm__enrollment__patient__free_unpacked(ps[i], NULL);

@@ -3,6 +3,7 @@
 #ifndef CCM_ENROLLMENT_H
 #define CCM_ENROLLMENT_H
 
+#include "ccm/clinics.h"
 #include "ccm/worker.h"
 
 #define CCM_ENROLLMENT_SERVICE "enrollment"
@@ -20,6 +21,9 @@ void ccm_enrollment_destroy(ccm_enrollment_t **p);
  * from the system tzdata). Strings are copied. 0, CCM_EINVAL (bad id or zone
  * name), CCM_ENOTFOUND (no such zone), CCM_ENOMEM. */
 int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *timezone);
+/* Replaces the clinic table with `clinics` (from ccm_clinics_load); takes
+ * ownership. */
+void ccm_enrollment_set_clinics(ccm_enrollment_t *e, ccm_clinics_t *clinics);
 /* Looks up the databases once the worker's store is open. 0 or CCM_ENOTFOUND. */
 int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w);
 /* The ccm_worker_handler_fn of the service; ctx is the ccm_enrollment_t. */

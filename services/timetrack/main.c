@@ -1,9 +1,6 @@
 /* ccm-timetrack — the time tracking service daemon. */
-#include <string.h>
-
+#include "ccm/clinics.h"
 #include "ccm/config.h"
-#include "ccm/error.h"
-#include "ccm/log.h"
 #include "ccm/service.h"
 #include "timetrack.h"
 
@@ -11,35 +8,18 @@
 #define CCM_FEES_DIR_DEFAULT "deploy/fees"
 #endif
 
-typedef struct {
-    ccm_timetrack_t *t;
-    const ccm_config_t *cfg;
-    int rc;
-} clinics_arg_t;
-
-static void s_add_clinic(const char *section, void *arg)
-{
-    clinics_arg_t *a = arg;
-    const char *zone = ccm_config_get(a->cfg, section, "timezone", NULL);
-    const char *type = ccm_config_get(a->cfg, section, "type", "PHYSICIAN_PRACTICE");
-    if (!zone || ccm_timetrack_add_clinic(a->t, section + strlen("clinic "), zone, type) != 0) {
-        ccm_error("event=config_error section=\"%s\" error=\"needs an IANA timezone of the "
-                  "system tzdata and a type PHYSICIAN_PRACTICE, RHC or FQHC\"",
-                  section);
-        a->rc = -1;
-    }
-}
-
 static void *s_create(const ccm_config_t *cfg)
 {
     ccm_timetrack_t *t =
         ccm_timetrack_new(ccm_config_get(cfg, "timetrack", "fees", CCM_FEES_DIR_DEFAULT));
     if (!t)
         return NULL;
-    clinics_arg_t a = {t, cfg, 0};
-    ccm_config_each_section(cfg, "clinic ", s_add_clinic, &a);
-    if (a.rc != 0)
+    ccm_clinics_t *clinics;
+    if (ccm_clinics_load(cfg, &clinics) != 0) {
         ccm_timetrack_destroy(&t);
+        return NULL;
+    }
+    ccm_timetrack_set_clinics(t, clinics);
     return t;
 }
 

@@ -8,11 +8,14 @@
  * careplan streams), so the two cannot disagree. */
 #include "timetrack.h"
 
+#include "month.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ccm/careplan.pb-c.h"
+#include "ccm/clinics.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/ident.h"
@@ -20,7 +23,7 @@
 #include "ccm/timetrack.pb-c.h"
 #include "ccm/tz.h"
 
-#define S_CLINIC_MAX 32
+#define S_CLINIC_MAX CCM_CLINIC_ID_MAX
 #define S_MRN_MAX 64
 #define S_PERFORMER_MAX 64
 #define S_EVENT_ID_MAX 128
@@ -39,23 +42,14 @@ typedef Ccm__Enrollment__Patient patient_t;
 const char *const ccm_timetrack_dbs[] = {"patients",   "people",       "careplans", "entries",
                                          "by_patient", "by_performer", "months",    NULL};
 
-typedef struct {
-    char id[S_CLINIC_MAX + 1];
-    ccm_tz_t *tz; /* owned */
-    ccm_clinic_t type;
-} clinic_t;
+/* A configured clinic: its zone and its type for lib/rules. */
+typedef ccm_clinic_info_t clinic_t;
 
 struct ccm_timetrack {
-    clinic_t *clinics;
-    size_t nclinics;
+    ccm_clinics_t *clinics; /* configured clinics, owned */
     ccm_fees_t *fees;       /* owned */
     ccm_rules_config_t cfg; /* rules defaults */
-    MDB_dbi patients;       /* clinic mrn -> enrollment Patient (as followed) */
-    MDB_dbi people;         /* clinic id|npi -> 'P'|'S' + Practitioner|Staff */
-    MDB_dbi careplans;      /* clinic mrn program(u32) -> careplan CarePlan */
-    MDB_dbi entries;        /* clinic id -> TimeEntry */
-    MDB_dbi by_patient;     /* clinic mrn start(i64) id -> "" */
-    MDB_dbi by_performer;   /* clinic performer start(i64) id -> end(u64 µs) */
+    ccm_month_db_t db;      /* followed facts and entries (services/common/month.h) */
     MDB_dbi months;         /* clinic mrn month(u32) -> total(u32) practitioner(u32) */
 };
 
@@ -64,8 +58,10 @@ struct ccm_timetrack {
 ccm_timetrack_t *ccm_timetrack_new(const char *fees_dir)
 {
     ccm_timetrack_t *t = calloc(1, sizeof *t);
-    if (!t || !(t->fees = malloc(sizeof *t->fees))) {
-        free(t);
+    if (!t)
+        return NULL;
+    if (!(t->fees = malloc(sizeof *t->fees)) || !(t->clinics = ccm_clinics_new())) {
+        ccm_timetrack_destroy(&t);
         return NULL;
     }
     ccm_rules_config_default(&t->cfg);
@@ -83,9 +79,7 @@ void ccm_timetrack_destroy(ccm_timetrack_t **p)
 {
     if (!p || !*p)
         return;
-    for (size_t i = 0; i < (*p)->nclinics; i++)
-        free((*p)->clinics[i].tz);
-    free((*p)->clinics);
+    ccm_clinics_destroy(&(*p)->clinics);
     free((*p)->fees);
     free(*p);
     *p = NULL;
@@ -94,33 +88,13 @@ void ccm_timetrack_destroy(ccm_timetrack_t **p)
 int ccm_timetrack_add_clinic(ccm_timetrack_t *t, const char *id, const char *timezone,
                              const char *type)
 {
-    ccm_clinic_t ct = CCM_CLINIC_PHYSICIAN_PRACTICE;
-    if (ccm_ident_key(id, S_CLINIC_MAX, NULL) != 0 || !timezone ||
-        (type && ccm_rules_clinic_parse(type, &ct) != 0))
-        return CCM_EINVAL;
-    ccm_tz_t *tz = malloc(sizeof *tz);
-    if (!tz)
-        return CCM_ENOMEM;
-    int rc = ccm_tz_load(tz, timezone);
-    clinic_t *n = rc ? NULL : realloc(t->clinics, (t->nclinics + 1) * sizeof *n);
-    if (!n) {
-        free(tz);
-        return rc ? rc : CCM_ENOMEM;
-    }
-    t->clinics = n;
-    snprintf(n[t->nclinics].id, sizeof n[t->nclinics].id, "%s", id);
-    n[t->nclinics].tz = tz;
-    n[t->nclinics].type = ct;
-    t->nclinics++;
-    return 0;
+    return ccm_clinics_add(t->clinics, id, timezone, type);
 }
 
-static const clinic_t *s_clinic(const ccm_timetrack_t *t, const char *id)
+void ccm_timetrack_set_clinics(ccm_timetrack_t *t, ccm_clinics_t *clinics)
 {
-    for (size_t i = 0; i < t->nclinics; i++)
-        if (strcmp(t->clinics[i].id, id) == 0)
-            return &t->clinics[i];
-    return NULL;
+    ccm_clinics_destroy(&t->clinics);
+    t->clinics = clinics;
 }
 
 /* ---- keys and records ---- */
@@ -169,73 +143,25 @@ static ProtobufCMessage *s_get_msg(MDB_txn *txn, MDB_dbi dbi, const ccm_key_t *k
 static int s_on_enrollment(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
 {
     (void)w;
-    ccm_timetrack_t *t = ctx;
-    ccm_key_t k;
-    if (strcmp(ev->type, "practitioner.added") == 0) {
-        Ccm__Enrollment__Practitioner *p =
-            ccm__enrollment__practitioner__unpack(NULL, ev->payload.len, ev->payload.data);
-        if (!p)
-            return CCM_EINVAL;
-        s_key2(&k, p->clinic, p->npi);
-        int rc = s_put_msg(txn, t->people, &k, &p->base, 'P');
-        ccm__enrollment__practitioner__free_unpacked(p, NULL);
-        return rc;
-    }
-    if (strcmp(ev->type, "staff.added") == 0) {
-        Ccm__Enrollment__Staff *s =
-            ccm__enrollment__staff__unpack(NULL, ev->payload.len, ev->payload.data);
-        if (!s)
-            return CCM_EINVAL;
-        s_key2(&k, s->clinic, s->id);
-        int rc = s_put_msg(txn, t->people, &k, &s->base, 'S');
-        ccm__enrollment__staff__free_unpacked(s, NULL);
-        return rc;
-    }
-    if (strcmp(ev->type, "eligibility") == 0)
-        return 0;
-    /* Every other enrollment event carries the patient as it now is. */
-    patient_t *p = ccm__enrollment__patient__unpack(NULL, ev->payload.len, ev->payload.data);
-    if (!p)
-        return CCM_EINVAL;
-    s_key2(&k, p->clinic, p->mrn);
-    int rc = ccm_store_put(txn, t->patients, k.buf, k.len, ev->payload.data, ev->payload.len, 0);
-    ccm__enrollment__patient__free_unpacked(p, NULL);
-    return rc;
+    return ccm_month_on_enrollment(txn, &((ccm_timetrack_t *)ctx)->db, ev);
 }
 
 static int s_on_careplan(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
 {
     (void)w;
-    ccm_timetrack_t *t = ctx;
-    Ccm__Careplan__CarePlan *cp =
-        ccm__careplan__care_plan__unpack(NULL, ev->payload.len, ev->payload.data);
-    if (!cp)
-        return CCM_EINVAL;
-    ccm_key_t k;
-    s_key2(&k, cp->clinic, cp->mrn);
-    ccm_key_u32(&k, (uint32_t)cp->program);
-    int rc = ccm_store_put(txn, t->careplans, k.buf, k.len, ev->payload.data, ev->payload.len, 0);
-    ccm__careplan__care_plan__free_unpacked(cp, NULL);
-    return rc;
+    return ccm_month_on_careplan(txn, &((ccm_timetrack_t *)ctx)->db, ev);
 }
 
 int ccm_timetrack_bind(ccm_timetrack_t *t, ccm_worker_t *w)
 {
     ccm_store_t *s = ccm_worker_store(w);
-    struct {
-        const char *name;
-        MDB_dbi *dbi;
-    } dbs[] = {{"patients", &t->patients},     {"people", &t->people},
-               {"careplans", &t->careplans},   {"entries", &t->entries},
-               {"by_patient", &t->by_patient}, {"by_performer", &t->by_performer},
-               {"months", &t->months}};
-    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-        int rc = ccm_store_dbi(s, dbs[i].name, dbs[i].dbi);
-        if (rc)
-            return rc;
-    }
+    int rc = ccm_month_bind(&t->db, s);
+    if (!rc)
+        rc = ccm_store_dbi(s, "months", &t->months);
+    if (rc)
+        return rc;
     static const char *const cp_types[] = {"careplan.established", "careplan.copy_given", NULL};
-    int rc = ccm_worker_follow(w, "enrollment", NULL, s_on_enrollment, t);
+    rc = ccm_worker_follow(w, "enrollment", NULL, s_on_enrollment, t);
     return rc ? rc : ccm_worker_follow(w, "careplan", cp_types, s_on_careplan, t);
 }
 
@@ -247,266 +173,21 @@ typedef struct {
     ccm_program_t program;
 } month_t;
 
-static ccm_service_t s_service(Ccm__Timetrack__ServiceTag tag)
-{
-    switch (tag) {
-    case CCM__TIMETRACK__SERVICE_TAG__PCM: return CCM_SERVICE_PCM;
-    case CCM__TIMETRACK__SERVICE_TAG__TCM: return CCM_SERVICE_TCM;
-    case CCM__TIMETRACK__SERVICE_TAG__RPM: return CCM_SERVICE_RPM;
-    case CCM__TIMETRACK__SERVICE_TAG__BHI: return CCM_SERVICE_BHI;
-    case CCM__TIMETRACK__SERVICE_TAG__APCM: return CCM_SERVICE_APCM;
-    default: return CCM_SERVICE_CCM;
-    }
-}
-
-static ccm_role_t s_role(int enrollment_role)
-{
-    static const ccm_role_t map[] = {CCM_ROLE_NON_CLINICAL, CCM_ROLE_CLINICAL_STAFF,
-                                     CCM_ROLE_PHYSICIAN,    CCM_ROLE_NP,
-                                     CCM_ROLE_PA,           CCM_ROLE_CNS,
-                                     CCM_ROLE_CNM,          CCM_ROLE_NON_CLINICAL};
-    return enrollment_role >= 0 && enrollment_role <= 7 ? map[enrollment_role]
-                                                        : CCM_ROLE_NON_CLINICAL;
-}
-
-/* Who performed: role, NPI (practitioners), in the US. */
-typedef struct {
-    bool known;
-    ccm_role_t role;
-    uint64_t npi;
-    bool in_us;
-} performer_t;
-
-static performer_t s_performer(ccm_timetrack_t *t, MDB_txn *txn, const char *clinic, const char *id)
-{
-    performer_t out = {false, CCM_ROLE_NON_CLINICAL, 0, true};
-    ccm_key_t k;
-    s_key2(&k, clinic, id);
-    MDB_val v;
-    if (ccm_store_get(txn, t->people, k.buf, k.len, &v) != 0 || v.mv_size < 1)
-        return out;
-    const uint8_t *d = v.mv_data;
-    if (d[0] == 'P') {
-        Ccm__Enrollment__Practitioner *p =
-            ccm__enrollment__practitioner__unpack(NULL, v.mv_size - 1, d + 1);
-        if (p) {
-            out = (performer_t){true, s_role(p->role), 0, true};
-            ccm_rules_npi_parse(p->npi, &out.npi);
-            ccm__enrollment__practitioner__free_unpacked(p, NULL);
-        }
-    } else if (d[0] == 'S') {
-        Ccm__Enrollment__Staff *s = ccm__enrollment__staff__unpack(NULL, v.mv_size - 1, d + 1);
-        if (s) {
-            out = (performer_t){true, s_role(s->role), 0, s->in_us};
-            ccm__enrollment__staff__free_unpacked(s, NULL);
-        }
-    }
-    return out;
-}
-
-static int64_t s_day_start(const clinic_t *c, int32_t day)
-{
-    return ccm_tz_local_to_utc(c->tz, (int64_t)day * 86400);
-}
-
-/* The program a patient's month is evaluated for: the program of the consent
- * in force, else the best the patient is eligible for. */
-static ccm_program_t s_program(const patient_t *p)
-{
-    const Ccm__Enrollment__Consent *best = NULL;
-    for (size_t i = 0; i < p->n_consents; i++)
-        if (!best || p->consents[i]->at_us >= best->at_us)
-            best = p->consents[i];
-    if (best)
-        return best->program == CCM__ENROLLMENT__PROGRAM__PCM    ? CCM_PROGRAM_PCM
-               : best->program == CCM__ENROLLMENT__PROGRAM__APCM ? CCM_PROGRAM_APCM
-                                                                 : CCM_PROGRAM_CCM;
-    return p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE ? CCM_PROGRAM_PCM
-                                                                        : CCM_PROGRAM_CCM;
-}
-
-/* Evaluates one patient-month with lib/rules. 0, CCM_ENOTFOUND (patient), CCM_EIO. */
+/* Evaluates one patient-month through services/common/month.c (the same code
+ * billing uses). 0, CCM_ENOTFOUND (patient), CCM_EIO. */
 static int s_month(ccm_timetrack_t *t, MDB_txn *txn, const clinic_t *c, const char *mrn,
                    int32_t month, month_t *out)
 {
-    ccm_key_t k;
-    s_key2(&k, c->id, mrn);
-    patient_t *p =
-        (patient_t *)s_get_msg(txn, t->patients, &k, &ccm__enrollment__patient__descriptor, NULL);
-    if (!p)
-        return CCM_ENOTFOUND;
-    const int32_t y = month / 12, m = month % 12 + 1;
-    const int32_t first = ccm_tz_days_from_civil(y, m, 1);
-    const int64_t ms = s_day_start(c, first);
-    const int64_t me = s_day_start(c, first + ccm_tz_days_in_month(y, m));
-
-    ccm_case_t cs;
-    memset(&cs, 0, sizeof cs);
-    cs.month = month;
-    cs.program = s_program(p);
-    cs.payer = CCM_PAYER_MEDICARE_B;
-    cs.clinic = c->type;
-    cs.qmb = p->qmb;
-    ccm_rules_npi_parse(p->billing_npi, &cs.billing_npi);
-    performer_t bp = s_performer(t, txn, c->id, p->billing_npi);
-    cs.billing_role = bp.known ? bp.role : CCM_ROLE_PHYSICIAN;
-    int32_t day;
-    cs.died_at = p->death_date[0] && ccm_tz_parse_date(p->death_date, &day) == 0
-                     ? s_day_start(c, day + 1)
-                     : CCM_INSTANT_NONE;
-
-    ccm_condition_t *conds = calloc(p->n_conditions + 1, sizeof *conds);
-    ccm_visit_t *visits = calloc(p->n_visits + 1, sizeof *visits);
-    ccm_other_service_t *other = calloc(p->n_other_services + 1, sizeof *other);
-    ccm_span_t *spans = calloc(p->n_inpatient + 1, sizeof *spans);
-    ccm_time_entry_t *times = calloc(S_MONTH_ENTRIES_MAX, sizeof *times);
-    entry_t **held = calloc(S_MONTH_ENTRIES_MAX, sizeof *held);
-    if (!conds || !visits || !other || !spans || !times || !held)
-        abort();
-    for (size_t i = 0; i < p->n_conditions; i++) {
-        const Ccm__Enrollment__Condition *x = p->conditions[i];
-        if (x->resolved_us && x->resolved_us / 1000000 < ms)
-            continue; /* resolved before this month */
-        conds[cs.n_conditions++] = (ccm_condition_t){x->chronic, x->expected_months, x->high_risk};
+    ccm_month_t full;
+    memset(&full, 0, sizeof full);
+    ccm_month_clinic_t mc = {c->id, c->tz, c->type};
+    int rc = ccm_month_eval(txn, &t->db, &t->cfg, t->fees, &mc, mrn, month, &full);
+    if (rc == 0) {
+        out->d = full.d;
+        out->month = full.month;
+        out->program = full.program;
     }
-    cs.conditions = conds;
-    for (size_t i = 0; i < p->n_visits; i++) {
-        const Ccm__Enrollment__Visit *x = p->visits[i];
-        ccm_visit_t *v = &visits[cs.n_visits];
-        v->code = ccm_rules_code_parse(x->code);
-        if (v->code == CCM_CODE_NONE || ccm_tz_parse_date(x->date, &v->day) != 0)
-            continue;
-        ccm_rules_npi_parse(x->npi, &v->npi);
-        v->g0506 = x->g0506;
-        v->telehealth = x->telehealth;
-        cs.n_visits++;
-    }
-    cs.visits = visits;
-    for (size_t i = 0; i < p->n_other_services; i++) {
-        const Ccm__Enrollment__OtherService *x = p->other_services[i];
-        ccm_other_service_t *o = &other[cs.n_other];
-        o->code = ccm_rules_code_parse(x->code);
-        if (o->code == CCM_CODE_NONE || ccm_tz_parse_month(x->month, &o->month) != 0)
-            continue;
-        ccm_rules_npi_parse(x->npi, &o->npi);
-        cs.n_other++;
-    }
-    cs.other = other;
-    for (size_t i = 0; i < p->n_inpatient; i++)
-        spans[cs.n_inpatient++] = (ccm_span_t){
-            p->inpatient[i]->from_us / 1000000,
-            p->inpatient[i]->to_us ? p->inpatient[i]->to_us / 1000000 : CCM_INSTANT_NONE};
-    cs.inpatient = spans;
-
-    /* Consent for the program: the one in force, else the latest. */
-    const Ccm__Enrollment__Consent *con = NULL;
-    for (size_t i = 0; i < p->n_consents; i++) {
-        const Ccm__Enrollment__Consent *x = p->consents[i];
-        if (x->program < CCM__ENROLLMENT__PROGRAM__CCM ||
-            (ccm_program_t)(x->program - 1) != cs.program)
-            continue;
-        if (!con || x->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE ||
-            (con->status != CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE && x->at_us > con->at_us))
-            con = x;
-    }
-    if (con) {
-        cs.has_consent = true;
-        cs.consent_at = con->at_us / 1000000;
-        ccm_rules_npi_parse(con->billing_npi, &cs.consent_npi);
-        cs.consent_program = (ccm_program_t)(con->program - 1);
-        cs.revoked_at = con->status == CCM__ENROLLMENT__CONSENT_STATUS__REVOKED
-                            ? con->revoked_us / 1000000
-                            : CCM_INSTANT_NONE;
-    } else {
-        cs.consent_at = cs.revoked_at = CCM_INSTANT_NONE;
-    }
-
-    /* Care plan of the program, as the careplan service announced it. */
-    cs.care_plan = CCM_CARE_PLAN_NONE;
-    cs.care_plan_established_at = cs.care_plan_copy_given_at = CCM_INSTANT_NONE;
-    s_key2(&k, c->id, mrn);
-    ccm_key_u32(&k, (uint32_t)cs.program + 1);
-    Ccm__Careplan__CarePlan *cp = (Ccm__Careplan__CarePlan *)s_get_msg(
-        txn, t->careplans, &k, &ccm__careplan__care_plan__descriptor, NULL);
-    if (cp) {
-        cs.care_plan = cp->status == CCM__CAREPLAN__STATUS__ESTABLISHED ? CCM_CARE_PLAN_ESTABLISHED
-                                                                        : CCM_CARE_PLAN_DRAFT;
-        if (cp->established_us)
-            cs.care_plan_established_at = cp->established_us / 1000000;
-        for (size_t i = 0; i < cp->n_copies; i++)
-            if (ccm_tz_parse_date(cp->copies[i]->date, &day) == 0) {
-                int64_t at = s_day_start(c, day);
-                if (cs.care_plan_copy_given_at == CCM_INSTANT_NONE ||
-                    at < cs.care_plan_copy_given_at)
-                    cs.care_plan_copy_given_at = at;
-            }
-        ccm__careplan__care_plan__free_unpacked(cp, NULL);
-    }
-
-    /* Time entries that may touch the month (an entry lasts at most a day). */
-    ccm_key_t from;
-    s_key2(&from, c->id, mrn);
-    ccm_key_i64(&from, (ms - S_SECONDS_MAX) * 1000000);
-    size_t prefix_len = from.len - 8;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, t->by_patient, &cur) == 0 ? 0 : CCM_EIO;
-    size_t nheld = 0;
-    MDB_val kv = {from.len, from.buf}, vv;
-    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); r == 0;
-         r = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-        if (kv.mv_size <= prefix_len + 8 || memcmp(kv.mv_data, from.buf, prefix_len) != 0)
-            break;
-        int64_t start_us =
-            (int64_t)(ccm_be_get_u64((const uint8_t *)kv.mv_data + prefix_len) ^ (1ULL << 63));
-        if (start_us / 1000000 >= me)
-            break;
-        if (nheld == S_MONTH_ENTRIES_MAX)
-            break;
-        const char *id = (const char *)kv.mv_data + prefix_len + 8;
-        ccm_key_t ek;
-        s_key2(&ek, c->id, id);
-        entry_t *e = (entry_t *)s_get_msg(txn, t->entries, &ek,
-                                          &ccm__timetrack__time_entry__descriptor, NULL);
-        if (!e)
-            continue;
-        if (e->state != CCM__TIMETRACK__ENTRY_STATE__ACTIVE) {
-            ccm__timetrack__time_entry__free_unpacked(e, NULL);
-            continue;
-        }
-        held[nheld++] = e;
-        performer_t who = s_performer(t, txn, c->id, e->performer);
-        ccm_time_entry_t *te = &times[cs.n_time++];
-        te->id = e->id;
-        te->npi = who.npi;
-        te->role = who.known ? who.role : CCM_ROLE_NON_CLINICAL;
-        te->in_us = who.in_us;
-        te->service = s_service(e->service);
-        te->start = e->start_us / 1000000;
-        te->seconds = e->seconds;
-    }
-    if (!rc)
-        mdb_cursor_close(cur);
-    cs.time = times;
-
-    out->month = month;
-    out->program = cs.program;
-    ccm_rules_scratch_t scratch = {NULL, ccm_rules_scratch_size(&cs)};
-    scratch.buf = malloc(scratch.size ? scratch.size : 1);
-    if (!scratch.buf)
-        abort();
-    int32_t bad = -1;
-    if (rc == 0 && ccm_rules_evaluate(&t->cfg, t->fees, c->tz, &cs, &scratch, &out->d, &bad) != 0)
-        rc = CCM_EIO;
-    free(scratch.buf);
-    for (size_t i = 0; i < nheld; i++)
-        ccm__timetrack__time_entry__free_unpacked(held[i], NULL);
-    free(held);
-    free(times);
-    free(spans);
-    free(other);
-    free(visits);
-    free(conds);
-    ccm__enrollment__patient__free_unpacked(p, NULL);
+    ccm_month_clear(&full);
     return rc;
 }
 
@@ -535,24 +216,6 @@ static void s_next(const month_t *m, const char **code, int *minutes)
 
 /* ---- replies and validation ---- */
 
-static int s_reply_ok(ccm_worker_call_t *call, reply_t *r)
-{
-    Ccm__Status st = CCM__STATUS__INIT;
-    st.message = "";
-    st.field = "";
-    r->request_id = (char *)call->request_id;
-    r->status = &st;
-    return ccm_worker_reply_msg(call, &r->base);
-}
-
-static int s_store_fail(ccm_worker_call_t *call, int rc)
-{
-    if (rc == CCM_EMAPFULL)
-        return rc;
-    ccm_error("event=store_error error=\"%s\"", ccm_strerror(rc));
-    return ccm_worker_fail(call, rc, CCM__CODE__INTERNAL, NULL, "store: %s", ccm_strerror(rc));
-}
-
 static int s_bad(ccm_worker_call_t *call, const char *op, const char *field, const char *why)
 {
     return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field, "%s.%s: %s", op,
@@ -566,7 +229,7 @@ static int s_patient_known(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *
     const char *why;
     if (ccm_ident_key(clinic, S_CLINIC_MAX, &why) != 0)
         return s_bad(call, op, "clinic", why);
-    if (!(*c = s_clinic(t, clinic)))
+    if (!(*c = ccm_clinics_find(t->clinics, clinic)))
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
                                "%s.clinic: no clinic \"%s\" is configured", op, clinic);
     if (ccm_ident_key(mrn, S_MRN_MAX, &why) != 0)
@@ -574,28 +237,17 @@ static int s_patient_known(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *
     ccm_key_t k;
     s_key2(&k, clinic, mrn);
     MDB_val v;
-    int rc = ccm_store_get(txn, t->patients, k.buf, k.len, &v);
+    int rc = ccm_store_get(txn, t->db.patients, k.buf, k.len, &v);
     if (rc == CCM_ENOTFOUND)
         return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "mrn",
                                "%s.mrn: no patient %s in clinic %s (known from enrollment)", op,
                                mrn, clinic);
-    return rc ? s_store_fail(call, rc) : 0;
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
 static int s_month_of(const clinic_t *c, int64_t us)
 {
-    int32_t y, m, d;
-    ccm_tz_civil_from_days(ccm_tz_local_day(c->tz, us / 1000000), &y, &m, &d);
-    return y * 12 + m - 1;
-}
-
-static void s_month_text(int32_t month, char out[8])
-{
-    unsigned y = (unsigned)(month / 12) % 10000u, m = (unsigned)(month % 12 + 1) % 100u;
-    char buf[16];
-    snprintf(buf, sizeof buf, "%04u-%02u", y, m);
-    memcpy(out, buf, 7);
-    out[7] = '\0';
+    return ccm_month_of(c->tz, us);
 }
 
 /* ---- threshold notices ---- */
@@ -632,7 +284,7 @@ static int s_thresholds(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_w
                      {"practitioner", 30},
                      {"practitioner", 60}};
         char month_text[8];
-        s_month_text(months[i], month_text);
+        ccm_month_text(months[i], month_text);
         for (size_t j = 0; j < sizeof marks / sizeof marks[0]; j++) {
             bool staff = marks[j].kind[0] == 's';
             uint32_t before = staff ? old_total : old_prac, now = staff ? total : prac;
@@ -668,37 +320,16 @@ static int s_thresholds(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_w
 
 /* ---- entries ---- */
 
-static void s_index_keys(const entry_t *e, ccm_key_t *bp, ccm_key_t *bf)
-{
-    s_key2(bp, e->clinic, e->mrn);
-    ccm_key_i64(bp, e->start_us);
-    ccm_key_str(bp, e->id);
-    s_key2(bf, e->clinic, e->performer);
-    ccm_key_i64(bf, e->start_us);
-    ccm_key_str(bf, e->id);
-}
-
 /* Stores e (and, when new, its index rows) and appends event type. */
 static int s_save(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                   const entry_t *e, bool is_new, const char *type)
 {
-    ccm_key_t k;
-    s_key2(&k, e->clinic, e->id);
     size_t len = ccm__timetrack__time_entry__get_packed_size(e);
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
         abort();
     ccm__timetrack__time_entry__pack(e, buf);
-    int rc = ccm_store_put(txn, t->entries, k.buf, k.len, buf, len, 0);
-    if (rc == 0 && is_new) {
-        ccm_key_t bp, bf;
-        s_index_keys(e, &bp, &bf);
-        uint8_t end[8];
-        ccm_be_put_u64(end, (uint64_t)(e->start_us + e->seconds * 1000000));
-        rc = ccm_store_put(txn, t->by_patient, bp.buf, bp.len, "", 0, 0);
-        if (rc == 0)
-            rc = ccm_store_put(txn, t->by_performer, bf.buf, bf.len, end, 8, 0);
-    }
+    int rc = ccm_month_put_entry(txn, &t->db, e, is_new);
     if (rc == 0) {
         char key[S_CLINIC_MAX + S_MRN_MAX + 2];
         snprintf(key, sizeof key, "%s/%s", e->clinic, e->mrn);
@@ -730,7 +361,7 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
     size_t prefix = from.len;
     ccm_key_i64(&from, s0 - (int64_t)S_SECONDS_MAX * 1000000);
     MDB_cursor *cur;
-    if (mdb_cursor_open(txn, t->by_performer, &cur) != 0)
+    if (mdb_cursor_open(txn, t->db.by_performer, &cur) != 0)
         return CCM_EIO;
     int rc = 0;
     MDB_val k = {from.len, from.buf}, v;
@@ -747,7 +378,7 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
             continue;
         ccm_key_t ok;
         s_key2(&ok, e->clinic, id);
-        entry_t *o = (entry_t *)s_get_msg(txn, t->entries, &ok,
+        entry_t *o = (entry_t *)s_get_msg(txn, t->db.entries, &ok,
                                           &ccm__timetrack__time_entry__descriptor, NULL);
         if (!o)
             continue;
@@ -760,7 +391,7 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
             a[o->n_overlaps++] = s_dup(e->id);
             e->overlaps = b;
             b[e->n_overlaps++] = s_dup(o->id);
-            rc = s_put_msg(txn, t->entries, &ok, &o->base, 0);
+            rc = s_put_msg(txn, t->db.entries, &ok, &o->base, 0);
         }
         ccm__timetrack__time_entry__free_unpacked(o, NULL);
     }
@@ -778,7 +409,7 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
         return rc;
     if (ccm_ident_key(in->performer, S_PERFORMER_MAX, &why) != 0)
         return s_bad(call, op, "performer", why);
-    if (!s_performer(t, txn, in->clinic, in->performer).known)
+    if (!ccm_month_performer(txn, &t->db, in->clinic, in->performer).known)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "performer",
                                "%s.performer: no staff member or practitioner %s in clinic %s "
                                "(known from enrollment)",
@@ -826,7 +457,7 @@ static int s_reply_entry(ccm_worker_call_t *call, entry_t *e)
     reply_t r = CCM__TIMETRACK__REPLY__INIT;
     r.result_case = CCM__TIMETRACK__REPLY__RESULT_ENTRY;
     r.entry = e;
-    return s_reply_ok(call, &r);
+    return ccm_worker_reply_ok(call, &r.base);
 }
 
 /* Adds entry e (validated): idempotent by its id; flags overlaps; notices. */
@@ -836,7 +467,7 @@ static int s_insert(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worke
     ccm_key_t k;
     s_key2(&k, e->clinic, e->id);
     entry_t *old =
-        (entry_t *)s_get_msg(txn, t->entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+        (entry_t *)s_get_msg(txn, t->db.entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
     if (old) {
         /* The same source event again: the same facts are a repeat, others a conflict. */
         bool same = strcmp(old->mrn, e->mrn) == 0 && strcmp(old->performer, e->performer) == 0 &&
@@ -858,7 +489,7 @@ static int s_insert(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worke
     if (rc == 0)
         rc = s_thresholds(t, w, txn, call, c, e);
     if (rc != 0)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     call->remember = true;
     return s_reply_entry(call, e);
 }
@@ -884,14 +515,15 @@ static int s_load_active(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *ca
                          const clinic_t **c)
 {
     const char *why;
-    if (!(*c = s_clinic(t, clinic)))
+    if (!(*c = ccm_clinics_find(t->clinics, clinic)))
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
                                "%s.clinic: no clinic \"%s\" is configured", op, clinic);
     if (ccm_ident_text(reason, S_REASON_MAX, true, &why) != 0)
         return s_bad(call, op, "reason", "a correction needs a reason (at most 200 bytes)");
     ccm_key_t k;
     s_key2(&k, clinic, id);
-    *out = (entry_t *)s_get_msg(txn, t->entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+    *out =
+        (entry_t *)s_get_msg(txn, t->db.entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
     if (!*out)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "id",
                                "%s.id: no time entry %s in clinic %s", op, id, clinic);
@@ -928,7 +560,7 @@ static int s_void(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_
         call->remember = true;
         rc = s_reply_entry(call, e);
     } else {
-        rc = s_store_fail(call, rc);
+        rc = ccm_worker_store_fail(call, rc);
     }
     ccm__timetrack__time_entry__free_unpacked(e, NULL);
     return rc;
@@ -962,7 +594,8 @@ static int s_amend(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker
         rc = s_save(t, w, txn, call, old, false, "entry.amended");
         if (rc == 0)
             rc = s_thresholds(t, w, txn, call, c, old);
-        rc = rc ? s_store_fail(call, rc) : s_insert(t, w, txn, call, op, c, e, "entry.added");
+        rc = rc ? ccm_worker_store_fail(call, rc)
+                : s_insert(t, w, txn, call, op, c, e, "entry.added");
     }
     ccm__timetrack__time_entry__free_unpacked(e, NULL);
     ccm__timetrack__time_entry__free_unpacked(old, NULL);
@@ -983,8 +616,8 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
     s_key2(&from, in->clinic, in->mrn);
     size_t prefix = from.len;
     MDB_cursor *cur;
-    if (mdb_cursor_open(txn, t->by_patient, &cur) != 0)
-        return s_store_fail(call, CCM_EIO);
+    if (mdb_cursor_open(txn, t->db.by_patient, &cur) != 0)
+        return ccm_worker_store_fail(call, CCM_EIO);
     Ccm__Timetrack__TimeEntryList list = CCM__TIMETRACK__TIME_ENTRY_LIST__INIT;
     MDB_val k = {from.len, from.buf}, v;
     for (int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
@@ -995,7 +628,7 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
             break;
         ccm_key_t ek;
         s_key2(&ek, in->clinic, (const char *)k.mv_data + prefix + 8);
-        entry_t *e = (entry_t *)s_get_msg(txn, t->entries, &ek,
+        entry_t *e = (entry_t *)s_get_msg(txn, t->db.entries, &ek,
                                           &ccm__timetrack__time_entry__descriptor, NULL);
         if (!e)
             continue;
@@ -1014,7 +647,7 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
     reply_t r = CCM__TIMETRACK__REPLY__INIT;
     r.result_case = CCM__TIMETRACK__REPLY__RESULT_ENTRIES;
     r.entries = &list;
-    rc = s_reply_ok(call, &r);
+    rc = ccm_worker_reply_ok(call, &r.base);
     for (size_t i = 0; i < list.n_entries; i++)
         ccm__timetrack__time_entry__free_unpacked(list.entries[i], NULL);
     free(list.entries);
@@ -1035,11 +668,11 @@ static int s_status(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
         return s_bad(call, "month_status", "month", "must be YYYY-MM");
     month_t m;
     if ((rc = s_month(t, txn, c, in->mrn, month, &m)) != 0)
-        return s_store_fail(call, rc);
+        return ccm_worker_store_fail(call, rc);
     Ccm__Timetrack__MonthStatusReply st = CCM__TIMETRACK__MONTH_STATUS_REPLY__INIT;
     char month_text[8], summary[256], lines[4][32];
     char *line_ptrs[4];
-    s_month_text(month, month_text);
+    ccm_month_text(month, month_text);
     st.month = month_text;
     st.staff_minutes = m.d.staff_minutes;
     st.practitioner_minutes = m.d.practitioner_minutes;
@@ -1072,7 +705,7 @@ static int s_status(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
     reply_t r = CCM__TIMETRACK__REPLY__INIT;
     r.result_case = CCM__TIMETRACK__REPLY__RESULT_MONTH_STATUS;
     r.month_status = &st;
-    return s_reply_ok(call, &r);
+    return ccm_worker_reply_ok(call, &r.base);
 }
 
 static int s_forecast_cmp(const void *a, const void *b)
@@ -1086,7 +719,7 @@ static int s_forecast_cmp(const void *a, const void *b)
 static int s_forecast(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
                       const Ccm__Timetrack__Forecast *in)
 {
-    const clinic_t *c = s_clinic(t, in->clinic);
+    const clinic_t *c = ccm_clinics_find(t->clinics, in->clinic);
     if (!c)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "clinic",
                                "forecast.clinic: no clinic \"%s\" is configured", in->clinic);
@@ -1103,8 +736,8 @@ static int s_forecast(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
     ccm_key_init(&prefix);
     ccm_key_str(&prefix, c->id);
     MDB_cursor *cur;
-    if (mdb_cursor_open(txn, t->patients, &cur) != 0)
-        return s_store_fail(call, CCM_EIO);
+    if (mdb_cursor_open(txn, t->db.patients, &cur) != 0)
+        return ccm_worker_store_fail(call, CCM_EIO);
     Ccm__Timetrack__ForecastReply fr = CCM__TIMETRACK__FORECAST_REPLY__INIT;
     char mrns[512][S_MRN_MAX + 1];
     char codes[512][8];
@@ -1145,7 +778,7 @@ static int s_forecast(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
     reply_t r = CCM__TIMETRACK__REPLY__INIT;
     r.result_case = CCM__TIMETRACK__REPLY__RESULT_FORECAST;
     r.forecast = &fr;
-    rc = s_reply_ok(call, &r);
+    rc = ccm_worker_reply_ok(call, &r.base);
     return rc;
 }
 
@@ -1160,9 +793,7 @@ int ccm_timetrack_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
     bool mutation = req->op_case == CCM__TIMETRACK__REQUEST__OP_ADD_ENTRY ||
                     req->op_case == CCM__TIMETRACK__REQUEST__OP_VOID_ENTRY ||
                     req->op_case == CCM__TIMETRACK__REQUEST__OP_AMEND_ENTRY;
-    if (mutation && !call->request_id[0]) {
-        rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "request_id",
-                             "request_id: required on every change (it makes retries safe)");
+    if (mutation && (rc = ccm_worker_require_request_id(call)) != 0) {
         ccm__timetrack__request__free_unpacked(req, NULL);
         return rc;
     }

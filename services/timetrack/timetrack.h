@@ -3,6 +3,7 @@
 #ifndef CCM_TIMETRACK_H
 #define CCM_TIMETRACK_H
 
+#include "ccm/clinics.h"
 #include "ccm/rules.h"
 #include "ccm/worker.h"
 
@@ -22,6 +23,9 @@ void ccm_timetrack_destroy(ccm_timetrack_t **p);
  * 0, CCM_EINVAL, CCM_ENOTFOUND (zone), CCM_ENOMEM. */
 int ccm_timetrack_add_clinic(ccm_timetrack_t *t, const char *id, const char *timezone,
                              const char *type);
+/* Replaces the clinic table with `clinics` (from ccm_clinics_load); takes
+ * ownership. */
+void ccm_timetrack_set_clinics(ccm_timetrack_t *t, ccm_clinics_t *clinics);
 /* Looks up the databases and follows the enrollment and careplan streams. */
 int ccm_timetrack_bind(ccm_timetrack_t *t, ccm_worker_t *w);
 /* The ccm_worker_handler_fn of the service; ctx is the ccm_timetrack_t. */

@@ -1,6 +1,7 @@
 /* worker host: following another service's stream exactly once (events and the
  * cursor in one transaction, surviving a restart), skipping a failing event
- * alone, and periodic tasks. Fed directly (ccm_worker_feed), no sockets. */
+ * alone, and periodic tasks. Fed directly (ccm_worker_feed), no sockets. Also
+ * the reply helpers handlers share (OK reply, store failure, request_id). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +160,75 @@ static void test_follow_arguments(void **state)
     assert_int_equal(ccm_worker_every(f->w, 1000, s_on_tick, f), 0);
 }
 
+/* The reply helpers every handler uses: an OK reply echoes the call's
+ * request_id and leaves the caller's message as it was. */
+static void test_reply_ok_sets_and_restores(void **state)
+{
+    (void)state;
+    ccm_worker_call_t call = {.principal = "p", .request_id = "req-1"};
+    Ccm__StatsReply sr = CCM__STATS_REPLY__INIT;
+    sr.service = "svc";
+    Ccm__Status mine = CCM__STATUS__INIT;
+    mine.code = CCM__CODE__INTERNAL;
+    Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
+    r.request_id = "mine";
+    r.status = &mine;
+    r.result_case = CCM__COMMON_REPLY__RESULT_STATS;
+    r.stats = &sr;
+    assert_int_equal(ccm_worker_reply_ok(&call, &r.base), 0);
+    assert_string_equal(r.request_id, "mine");
+    assert_ptr_equal(r.status, &mine);
+
+    Ccm__CommonReply *got = ccm__common_reply__unpack(NULL, call.reply_len, call.reply);
+    assert_non_null(got);
+    assert_string_equal(got->request_id, "req-1");
+    assert_non_null(got->status);
+    assert_int_equal(got->status->code, CCM__CODE__OK);
+    assert_string_equal(got->status->message, "");
+    assert_int_equal(got->result_case, CCM__COMMON_REPLY__RESULT_STATS);
+    assert_string_equal(got->stats->service, "svc");
+    ccm__common_reply__free_unpacked(got, NULL);
+    free(call.reply);
+}
+
+/* Checks the status of the call's reply, then frees the reply. */
+static void s_check_status(ccm_worker_call_t *call, Ccm__Code code, const char *field,
+                           const char *message)
+{
+    Ccm__CommonReply *got = ccm__common_reply__unpack(NULL, call->reply_len, call->reply);
+    assert_non_null(got);
+    assert_non_null(got->status);
+    assert_int_equal(got->status->code, code);
+    assert_string_equal(got->status->field, field);
+    assert_string_equal(got->status->message, message);
+    ccm__common_reply__free_unpacked(got, NULL);
+    free(call->reply);
+    call->reply = NULL;
+}
+
+static void test_store_fail(void **state)
+{
+    (void)state;
+    ccm_worker_call_t call = {.principal = "p", .request_id = ""};
+    /* map full: no reply, the batch is replayed */
+    assert_int_equal(ccm_worker_store_fail(&call, CCM_EMAPFULL), CCM_EMAPFULL);
+    assert_null(call.reply);
+    assert_int_equal(ccm_worker_store_fail(&call, CCM_EIO), CCM_EIO);
+    s_check_status(&call, CCM__CODE__INTERNAL, "", "store: i/o error");
+}
+
+static void test_require_request_id(void **state)
+{
+    (void)state;
+    ccm_worker_call_t call = {.principal = "p", .request_id = "r"};
+    assert_int_equal(ccm_worker_require_request_id(&call), 0);
+    assert_null(call.reply);
+    call.request_id = "";
+    assert_int_equal(ccm_worker_require_request_id(&call), CCM_EINVAL);
+    s_check_status(&call, CCM__CODE__INVALID_ARGUMENT, "request_id",
+                   "request_id: required on every change (it makes retries safe)");
+}
+
 int main(void)
 {
     ccm_log_init("test", CCM_LOG_ERROR);
@@ -167,6 +237,9 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_failing_event_is_skipped_alone, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_follow_arguments, s_setup, s_teardown),
+        cmocka_unit_test(test_reply_ok_sets_and_restores),
+        cmocka_unit_test(test_store_fail),
+        cmocka_unit_test(test_require_request_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
