@@ -52,7 +52,7 @@ static const char s_usage_text[] =
     "               [--substantial] [--note TEXT]\n"
     "  careplan show|history|export --clinic C --mrn M [--version N] [--fhir]\n"
     "  careplan diff --clinic C --mrn M FROM TO\n"
-    "  careplan establish --clinic C --mrn M [--author A]\n"
+    "  careplan establish --clinic C --mrn M [--author A] [--date D]\n"
     "  careplan copy-given --clinic C --mrn M --date D --method PAPER|PORTAL|EMAIL|MAIL|OTHER\n"
     "                      --to PATIENT|CAREGIVER\n"
     "  careplan due --clinic C                plans whose review date has passed\n"
@@ -64,6 +64,13 @@ static const char s_usage_text[] =
     "  month status --clinic C --mrn M [--month YYYY-MM]   minutes so far, what the next\n"
     "                                        code needs, what billing would decide\n"
     "  month forecast --clinic C [--month YYYY-MM]         patients at risk of missing it\n"
+    "  month close --month YYYY-MM [--clinic C]   settle every patient-month: claims,\n"
+    "                                        missed revenue with its reason, conflicts\n"
+    "  claim list --clinic C [--month YYYY-MM]\n"
+    "  claim show ID|KEY\n"
+    "  claim ack ID --status SUBMITTED|ACCEPTED|PAID|DENIED [--note TEXT]\n"
+    "  missed --clinic C [--month YYYY-MM]   months that did not bill, and why\n"
+    "  report [--clinic C] [--month YYYY-MM] [--csv]   revenue by clinic and month\n"
     "  stream fetch SERVICE [--from N] [--max N] [--type T]...\n"
     "  evaluate CASE.json [--fees DIR]        decide one patient-month offline\n"
     "\n"
@@ -192,6 +199,10 @@ static const command_t s_commands[] = {
     {"worklist", ccmctl_cmd_worklist},
 #ifdef CCMCTL_HAVE_TIMETRACK
     {"time", ccmctl_cmd_time},         {"month", ccmctl_cmd_month},
+#endif
+#ifdef CCMCTL_HAVE_BILLING
+    {"claim", ccmctl_cmd_claim},       {"missed", ccmctl_cmd_missed},
+    {"report", ccmctl_cmd_report},
 #endif
 #ifdef CCMCTL_HAVE_CAREPLAN
     {"careplan", ccmctl_cmd_careplan},

@@ -60,6 +60,11 @@ int ccmctl_cmd_stream(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_careplan(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_time(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_month(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_claim(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_missed(ccmctl_t *ctl, int argc, char **argv);
+int ccmctl_cmd_report(ccmctl_t *ctl, int argc, char **argv);
+/* `month close`: argv[0] is "close". */
+int ccmctl_billing_close(ccmctl_t *ctl, int argc, char **argv);
 
 /* The protobuf message of an event's payload, by producer and type (for
  * `stream fetch --json`), or NULL when unknown. */

@@ -8,6 +8,7 @@
 
 #include "ccm/ccm.pb-c.h"
 #include "ccm/client.h"
+#include "ccm/billing.pb-c.h"
 #include "ccm/enrollment.pb-c.h"
 #ifdef CCMCTL_HAVE_CAREPLAN
 #include "ccm/careplan.pb-c.h"
@@ -170,6 +171,9 @@ static const struct {
     {"enrollment", "staff.", &ccm__enrollment__staff__descriptor},
     {"enrollment", "", &ccm__enrollment__patient__descriptor},
     {"timetrack", "threshold", &ccm__timetrack__threshold__descriptor},
+    {"billing", "claim.missed", &ccm__billing__missed__descriptor},
+    {"billing", "claim.conflict", &ccm__billing__conflict__descriptor},
+    {"billing", "claim.", &ccm__billing__claim__descriptor},
 #ifdef CCMCTL_HAVE_CAREPLAN
     {"careplan", "careplan.version", &ccm__careplan__version__descriptor},
     {"careplan", "careplan.", &ccm__careplan__care_plan__descriptor},

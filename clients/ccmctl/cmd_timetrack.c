@@ -228,8 +228,12 @@ int ccmctl_cmd_time(ccmctl_t *ctl, int argc, char **argv)
 int ccmctl_cmd_month(ccmctl_t *ctl, int argc, char **argv)
 {
     if (argc < 2)
-        return ccmctl_usage("month needs status or forecast");
+        return ccmctl_usage("month needs status, forecast or close");
     const char *verb = argv[1];
+#ifdef CCMCTL_HAVE_BILLING
+    if (strcmp(verb, "close") == 0)
+        return ccmctl_billing_close(ctl, argc - 1, argv + 1);
+#endif
     args_t a;
     int rc = s_parse(ctl, argc - 1, argv + 1, &a);
     if (rc)
