@@ -888,9 +888,16 @@ static int s_report(ccm_billing_t *b, MDB_txn *txn, ccm_worker_call_t *call,
                 }
                 if (pass) {
                     rows[r].missed++;
+                    /* Enrolled (consent in force) but not billed: every reason but
+                     * those that mean the patient is not in the program. */
                     Ccm__Billing__Missed *mi = ms.items[k];
-                    if (strcmp(mi->reason, "BELOW_THRESHOLD") == 0) /* enrolled, not reached */
-                        rows[r].enrolled++;
+                    static const char *const not_enrolled[] = {
+                        "NO_CONSENT", "CONSENT_REVOKED", "NOT_ELIGIBLE_CONDITIONS",
+                        "NOT_PART_B_FFS"};
+                    bool enrolled = true;
+                    for (size_t q = 0; q < 4; q++)
+                        enrolled = enrolled && strcmp(mi->reason, not_enrolled[q]) != 0;
+                    rows[r].enrolled += enrolled;
                     continue;
                 }
                 claim_t *x = cl.items[k];
