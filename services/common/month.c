@@ -119,6 +119,14 @@ int ccm_month_on_careplan(MDB_txn *txn, const ccm_month_db_t *db, const Ccm__Env
     return rc;
 }
 
+entry_t *ccm_month_get_entry(MDB_txn *txn, const ccm_month_db_t *db, const char *clinic,
+                             const char *id)
+{
+    ccm_key_t k;
+    s_key2(&k, clinic, id);
+    return (entry_t *)s_get_msg(txn, db->entries, &k, &ccm__timetrack__time_entry__descriptor);
+}
+
 int ccm_month_put_entry(MDB_txn *txn, const ccm_month_db_t *db, const entry_t *e, bool is_new)
 {
     ccm_key_t k;

@@ -37,6 +37,11 @@ int ccm_month_on_careplan(MDB_txn *txn, const ccm_month_db_t *db, const Ccm__Env
 /* entry.added / entry.voided / entry.amended of the timetrack stream. */
 int ccm_month_on_timetrack(MDB_txn *txn, const ccm_month_db_t *db, const Ccm__Envelope *ev);
 
+/* The stored time entry (clinic, id), or NULL; free with
+ * ccm__timetrack__time_entry__free_unpacked(). */
+Ccm__Timetrack__TimeEntry *ccm_month_get_entry(MDB_txn *txn, const ccm_month_db_t *db,
+                                               const char *clinic, const char *id);
+
 /* Stores a time entry (and its index rows when is_new). */
 int ccm_month_put_entry(MDB_txn *txn, const ccm_month_db_t *db, const Ccm__Timetrack__TimeEntry *e,
                         bool is_new);

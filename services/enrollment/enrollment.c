@@ -946,6 +946,22 @@ static int s_drop(patient_t *p, int rc)
     return rc;
 }
 
+/* Appends record rec (heap) to one of p's lists and finishes the change with
+ * event type; frees rec and p on failure. */
+static int s_add_record(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                        patient_t *p, void ***list, size_t *n, ProtobufCMessage *rec,
+                        const char *op, const char *field, const char *type)
+{
+    int rc = s_append(list, n, rec);
+    if (rc != 0) {
+        protobuf_c_message_free_unpacked(rec, NULL);
+        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, field,
+                                         "%s: the patient has %d such records already", op,
+                                         S_RECORDS_MAX));
+    }
+    return s_finish(e, w, txn, call, p, type);
+}
+
 static int s_set_billing(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                          ccm_worker_call_t *call, const Ccm__Enrollment__SetBillingPractitioner *in)
 {
@@ -1078,12 +1094,8 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     c->status = CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE;
     c->recorded_us = call->now_us;
     c->request_id = s_dup(call->request_id);
-    if ((rc = s_append((void ***)&p->consents, &p->n_consents, c)) != 0) {
-        ccm__enrollment__consent__free_unpacked(c, NULL);
-        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "program",
-                                         "%s: too many consents recorded", op));
-    }
-    return s_finish(e, w, txn, call, p, "consent.recorded");
+    return s_add_record(e, w, txn, call, p, (void ***)&p->consents, &p->n_consents, &c->base, op,
+                        "program", "consent.recorded");
 }
 
 static int s_revoke_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1148,13 +1160,8 @@ static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     v->g0506 = in->g0506;
     v->telehealth = in->telehealth;
     v->recorded_us = call->now_us;
-    if ((rc = s_append((void ***)&p->visits, &p->n_visits, v)) != 0) {
-        ccm__enrollment__visit__free_unpacked(v, NULL);
-        return s_drop(p,
-                      ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "code",
-                                      "%s: the patient has %d visits already", op, S_RECORDS_MAX));
-    }
-    return s_finish(e, w, txn, call, p, "visit.added");
+    return s_add_record(e, w, txn, call, p, (void ***)&p->visits, &p->n_visits, &v->base, op,
+                        "code", "visit.added");
 }
 
 static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1182,12 +1189,8 @@ static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
     o->month = s_dup(in->month);
     o->npi = s_dup(in->npi);
     o->recorded_us = call->now_us;
-    if ((rc = s_append((void ***)&p->other_services, &p->n_other_services, o)) != 0) {
-        ccm__enrollment__other_service__free_unpacked(o, NULL);
-        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "code",
-                                         "%s: too many services recorded", op));
-    }
-    return s_finish(e, w, txn, call, p, "other_service.added");
+    return s_add_record(e, w, txn, call, p, (void ***)&p->other_services, &p->n_other_services,
+                        &o->base, op, "code", "other_service.added");
 }
 
 static int s_add_inpatient(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1214,12 +1217,8 @@ static int s_add_inpatient(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     st->to_us = in->to_us;
     st->facility = s_dup(in->facility);
     st->recorded_us = call->now_us;
-    if ((rc = s_append((void ***)&p->inpatient, &p->n_inpatient, st)) != 0) {
-        ccm__enrollment__inpatient_stay__free_unpacked(st, NULL);
-        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "from_us",
-                                         "%s: too many stays recorded", op));
-    }
-    return s_finish(e, w, txn, call, p, "inpatient.added");
+    return s_add_record(e, w, txn, call, p, (void ***)&p->inpatient, &p->n_inpatient, &st->base, op,
+                        "from_us", "inpatient.added");
 }
 
 /* The clinic's to-do list: eligible patients without a consent in force. */

@@ -106,38 +106,6 @@ static void s_key2(ccm_key_t *k, const char *a, const char *b)
     ccm_key_str(k, b);
 }
 
-static int s_put_msg(MDB_txn *txn, MDB_dbi dbi, const ccm_key_t *k, const ProtobufCMessage *m,
-                     char prefix)
-{
-    size_t len = protobuf_c_message_get_packed_size(m) + (prefix ? 1 : 0);
-    uint8_t *buf = malloc(len);
-    if (!buf)
-        abort();
-    if (prefix)
-        buf[0] = (uint8_t)prefix;
-    protobuf_c_message_pack(m, buf + (prefix ? 1 : 0));
-    int rc = ccm_store_put(txn, dbi, k->buf, k->len, buf, len, 0);
-    free(buf);
-    return rc;
-}
-
-static ProtobufCMessage *s_get_msg(MDB_txn *txn, MDB_dbi dbi, const ccm_key_t *k,
-                                   const ProtobufCMessageDescriptor *d, char *prefix)
-{
-    MDB_val v;
-    if (ccm_store_get(txn, dbi, k->buf, k->len, &v) != 0)
-        return NULL;
-    const uint8_t *data = v.mv_data;
-    size_t len = v.mv_size;
-    if (prefix) {
-        if (len < 1)
-            return NULL;
-        *prefix = (char)data[0];
-        data++, len--;
-    }
-    return protobuf_c_message_unpack(d, NULL, len, data);
-}
-
 /* ---- following enrollment and careplan ---- */
 
 static int s_on_enrollment(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev, void *ctx)
@@ -376,10 +344,7 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
         const char *id = (const char *)k.mv_data + prefix + 8;
         if (e1 <= s0 || strcmp(id, e->id) == 0)
             continue;
-        ccm_key_t ok;
-        s_key2(&ok, e->clinic, id);
-        entry_t *o = (entry_t *)s_get_msg(txn, t->db.entries, &ok,
-                                          &ccm__timetrack__time_entry__descriptor, NULL);
+        entry_t *o = ccm_month_get_entry(txn, &t->db, e->clinic, id);
         if (!o)
             continue;
         if (o->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE && o->n_overlaps < 64) {
@@ -391,7 +356,7 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
             a[o->n_overlaps++] = s_dup(e->id);
             e->overlaps = b;
             b[e->n_overlaps++] = s_dup(o->id);
-            rc = s_put_msg(txn, t->db.entries, &ok, &o->base, 0);
+            rc = ccm_month_put_entry(txn, &t->db, o, false);
         }
         ccm__timetrack__time_entry__free_unpacked(o, NULL);
     }
@@ -464,10 +429,7 @@ static int s_reply_entry(ccm_worker_call_t *call, entry_t *e)
 static int s_insert(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                     const char *op, const clinic_t *c, entry_t *e, const char *type)
 {
-    ccm_key_t k;
-    s_key2(&k, e->clinic, e->id);
-    entry_t *old =
-        (entry_t *)s_get_msg(txn, t->db.entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+    entry_t *old = ccm_month_get_entry(txn, &t->db, e->clinic, e->id);
     if (old) {
         /* The same source event again: the same facts are a repeat, others a conflict. */
         bool same = strcmp(old->mrn, e->mrn) == 0 && strcmp(old->performer, e->performer) == 0 &&
@@ -520,10 +482,7 @@ static int s_load_active(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *ca
                                "%s.clinic: no clinic \"%s\" is configured", op, clinic);
     if (ccm_ident_text(reason, S_REASON_MAX, true, &why) != 0)
         return s_bad(call, op, "reason", "a correction needs a reason (at most 200 bytes)");
-    ccm_key_t k;
-    s_key2(&k, clinic, id);
-    *out =
-        (entry_t *)s_get_msg(txn, t->db.entries, &k, &ccm__timetrack__time_entry__descriptor, NULL);
+    *out = ccm_month_get_entry(txn, &t->db, clinic, id);
     if (!*out)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "id",
                                "%s.id: no time entry %s in clinic %s", op, id, clinic);
@@ -626,10 +585,8 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
             break;
         if (list.n_entries >= 5000)
             break;
-        ccm_key_t ek;
-        s_key2(&ek, in->clinic, (const char *)k.mv_data + prefix + 8);
-        entry_t *e = (entry_t *)s_get_msg(txn, t->db.entries, &ek,
-                                          &ccm__timetrack__time_entry__descriptor, NULL);
+        entry_t *e =
+            ccm_month_get_entry(txn, &t->db, in->clinic, (const char *)k.mv_data + prefix + 8);
         if (!e)
             continue;
         if (month >= 0 && s_month_of(c, e->start_us) != month &&
