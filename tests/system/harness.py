@@ -69,9 +69,18 @@ class Stack:
         return self.procs[name]
 
     def start_all(self):
-        self.start("broker")
-        for s in self.services:
-            self.start(s)
+        # A `with Stack(...).start_all() as s:` never reaches __exit__ when this
+        # raises, so stop whatever did start before passing the failure on.
+        try:
+            self.start("broker")
+            for s in self.services:
+                self.start(s)
+        except BaseException:
+            sys.stderr.write("stack failed to start; logs:\n%s\n"
+                             % "\n".join("---- %s ----\n%s" % (n, self.log(n)[-2000:])
+                                          for n in self.logs))
+            self.close()
+            raise
         return self
 
     def kill(self, name, sig=signal.SIGKILL):
