@@ -374,7 +374,8 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
         return rc;
     if (ccm_ident_key(in->performer, S_PERFORMER_MAX, &why) != 0)
         return s_bad(call, op, "performer", why);
-    if (!ccm_month_performer(txn, &t->db, in->clinic, in->performer).known)
+    ccm_performer_t who = ccm_month_performer(txn, &t->db, in->clinic, in->performer);
+    if (!who.known)
         return ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "performer",
                                "%s.performer: no staff member or practitioner %s in clinic %s "
                                "(known from enrollment)",
@@ -414,6 +415,12 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
     e->state = CCM__TIMETRACK__ENTRY_STATE__ACTIVE;
     e->recorded_us = call->now_us;
     e->principal = s_dup(call->principal);
+    /* The time log keeps who did the work as they were then (P-12). */
+    e->role = s_dup(ccm_rules_role_name(who.role));
+    char npi[24] = "";
+    if (who.npi)
+        snprintf(npi, sizeof npi, "%010llu", (unsigned long long)who.npi);
+    e->performer_npi = s_dup(npi);
     return 0;
 }
 

@@ -99,6 +99,7 @@ def test_same_source_event_counts_once_and_void_keeps_history():
         enroll(s)
         wait_known(s)
         e = json.loads(add(s, "2026-11-02T10:00:00-05:00", 12, event="uid-1").stdout)
+        assert e["role"] == "CLINICAL_STAFF" and e.get("performer_npi", "") == "", e
         again = json.loads(add(s, "2026-11-02T10:00:00-05:00", 12, event="uid-1").stdout)
         assert e["id"] == again["id"] == "MANUAL:uid-1"
         r = add(s, "2026-11-02T11:00:00-05:00", 30, event="uid-1", check=False)
@@ -187,7 +188,9 @@ def test_month_status_agrees_with_evaluate_across_dst_and_month_end():
             ("apr", "rn1", "2026-04-10T09:00:00-04:00", 900),
         ]
         for eid, who, start, secs in entries:
-            add(s, start, secs / 60.0, performer=who, event=eid)
+            e = json.loads(add(s, start, secs / 60.0, performer=who, event=eid).stdout)
+            if who == NPI:  # the practitioner's own time keeps role and NPI in the log
+                assert e["role"] == "PHYSICIAN" and e["performer_npi"] == NPI, e
         case_entries = [{"id": eid, "performer": who, "npi": NPI if who == NPI else None,
                          "role": "PHYSICIAN" if who == NPI else "CLINICAL_STAFF",
                          "in_us": True, "service": "CCM", "start": start, "seconds": secs}
