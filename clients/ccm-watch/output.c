@@ -138,6 +138,8 @@ fail:
     return CCM_EIO;
 }
 
+extern char **environ;
+
 /* /bin/sh -c COMMAND with the record on stdin and CCM_SEQ, CCM_EVENT_TYPE,
  * CCM_CLAIM_ID in its environment. */
 static int s_exec(const ccm_watch_output_t *o, const ccm_watch_record_t *r)
@@ -149,11 +151,46 @@ static int s_exec(const ccm_watch_output_t *o, const ccm_watch_record_t *r)
     }
     char seq[24];
     snprintf(seq, sizeof seq, "%" PRIu64, r->seq);
+    /* The child's environment is built here, before fork(): between fork and exec
+     * only async-signal-safe calls are allowed (no malloc, so no setenv), since
+     * another thread may hold the allocator's lock at the moment of the fork. */
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envp = calloc(nenv + 4, sizeof *envp);
+    char *vars[3] = {NULL, NULL, NULL};
+    const char *names[3] = {"CCM_SEQ=", "CCM_EVENT_TYPE=", "CCM_CLAIM_ID="};
+    const char *values[3] = {seq, r->type ? r->type : "", r->id ? r->id : ""};
+    size_t k = 0;
+    for (size_t i = 0; envp && i < 3; i++) {
+        vars[i] = malloc(strlen(names[i]) + strlen(values[i]) + 1);
+        if (!vars[i])
+            break;
+        strcpy(vars[i], names[i]);
+        strcat(vars[i], values[i]);
+        envp[k++] = vars[i];
+    }
+    if (!envp || !vars[2]) {
+        for (size_t i = 0; i < 3; i++)
+            free(vars[i]);
+        free(envp);
+        close(fds[0]);
+        close(fds[1]);
+        return CCM_ENOMEM;
+    }
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "CCM_SEQ=", 8) && strncmp(environ[i], "CCM_EVENT_TYPE=", 15) &&
+            strncmp(environ[i], "CCM_CLAIM_ID=", 13))
+            envp[k++] = environ[i];
+    envp[k] = NULL;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         ccm_error("event=output_failed out=exec error=\"fork: %s\"", strerror(errno));
+        for (size_t i = 0; i < 3; i++)
+            free(vars[i]);
+        free(envp);
         close(fds[0]);
         close(fds[1]);
         return CCM_EIO;
@@ -164,12 +201,12 @@ static int s_exec(const ccm_watch_output_t *o, const ccm_watch_record_t *r)
             _exit(127);
         close(fds[0]);
         signal(SIGPIPE, SIG_DFL);
-        setenv("CCM_SEQ", seq, 1);
-        setenv("CCM_EVENT_TYPE", r->type ? r->type : "", 1);
-        setenv("CCM_CLAIM_ID", r->id ? r->id : "", 1);
-        execl("/bin/sh", "sh", "-c", o->arg, (char *)NULL);
+        execle("/bin/sh", "sh", "-c", o->arg, (char *)NULL, envp);
         _exit(127);
     }
+    for (size_t i = 0; i < 3; i++)
+        free(vars[i]);
+    free(envp);
     close(fds[0]);
     /* A command that does not read its input is its own business: EPIPE is ignored
      * (SIGPIPE is ignored by the process), its exit status decides. */

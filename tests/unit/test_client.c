@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <zmq.h>
 
 #include "ccm/client.h"
@@ -75,71 +75,92 @@ static void s_reply(fixture_t *f, ccm_frames_t *m, const char *body)
     ccm_frames_destroy(&out);
 }
 
-/* ccm_client_request() blocks, so it runs in a forked child while the test plays
- * the broker; the child's exit code carries its verdict. */
+/* ccm_client_request() blocks, so the test's broker answers from a thread of its
+ * own (its own socket; only the context is shared, as ZeroMQ allows). A thread,
+ * not fork(): forking a process whose ZeroMQ threads hold allocator locks can
+ * deadlock the child (seen under AddressSanitizer). */
+typedef struct {
+    fixture_t *f;
+    int swallow;     /* requests to drop before answering */
+    int seen;        /* requests received */
+    bool same_bytes; /* every request carried the first one's body */
+    bool new_socket; /* retries came from another identity */
+    char first_id[256];
+    size_t first_id_len;
+    char first_body[64];
+    size_t first_body_len;
+} broker_t;
+
+static void *s_broker(void *arg)
+{
+    broker_t *b = arg;
+    b->same_bytes = true;
+    b->new_socket = true;
+    ccm_frames_t *m;
+    while ((m = s_recv_request(b->f, 3000)) != NULL) {
+        size_t il = ccm_frames_len(m, 0), bl = ccm_frames_len(m, 4);
+        if (b->seen == 0) {
+            b->first_id_len = il < sizeof b->first_id ? il : sizeof b->first_id;
+            memcpy(b->first_id, ccm_frames_data(m, 0), b->first_id_len);
+            b->first_body_len = bl < sizeof b->first_body ? bl : sizeof b->first_body;
+            memcpy(b->first_body, ccm_frames_data(m, 4), b->first_body_len);
+        } else {
+            b->same_bytes = b->same_bytes && bl == b->first_body_len &&
+                            memcmp(ccm_frames_data(m, 4), b->first_body, bl) == 0;
+            b->new_socket = b->new_socket && !(il == b->first_id_len &&
+                                               memcmp(ccm_frames_data(m, 0), b->first_id, il) == 0);
+        }
+        b->seen++;
+        if (b->swallow >= 0 && b->seen > b->swallow) {
+            s_reply(b->f, m, "reply");
+            ccm_frames_destroy(&m);
+            break;
+        }
+        ccm_frames_destroy(&m);
+    }
+    return NULL;
+}
 
 static void test_retry_resends_identical_bytes_then_succeeds(void **state)
 {
     fixture_t *f = *state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ccm_client_t *c = ccm_client_new(f->endpoint);
-        ccm_client_set_timeout(c, 300);
-        ccm_client_set_retries(c, 3);
-        void *rep;
-        size_t len;
-        int rc = ccm_client_request(c, "echo", "request-id-7:body", 17, &rep, &len);
-        int ok = rc == 0 && len == 5 && memcmp(rep, "reply", 5) == 0;
-        ccm_client_destroy(&c);
-        _exit(ok ? 0 : 10 + (rc < 0 ? -rc : rc));
-    }
-    /* first try: swallowed, as if the service had died */
-    ccm_frames_t *first = s_recv_request(f, 5000);
-    assert_non_null(first);
-    /* second try: on a new socket (new identity), same bytes */
-    ccm_frames_t *second = s_recv_request(f, 5000);
-    assert_non_null(second);
-    assert_true(ccm_frames_len(first, 0) != ccm_frames_len(second, 0) ||
-                memcmp(ccm_frames_data(first, 0), ccm_frames_data(second, 0),
-                       ccm_frames_len(first, 0)) != 0);
-    assert_true(ccm_frames_eq(second, 3, "echo"));
-    assert_int_equal(ccm_frames_len(first, 4), ccm_frames_len(second, 4));
-    assert_memory_equal(ccm_frames_data(first, 4), ccm_frames_data(second, 4), 17);
-    s_reply(f, second, "reply");
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    ccm_frames_destroy(&first);
-    ccm_frames_destroy(&second);
+    broker_t b = {.f = f, .swallow = 1}; /* the first try is lost, as if the service died */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, s_broker, &b), 0);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_client_set_timeout(c, 300);
+    ccm_client_set_retries(c, 3);
+    void *rep = NULL;
+    size_t len = 0;
+    int rc = ccm_client_request(c, "echo", "request-id-7:body", 17, &rep, &len);
+    ccm_client_destroy(&c);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(rep, "reply", 5);
+    free(rep);
+    assert_int_equal(b.seen, 2);
+    assert_true(b.same_bytes); /* the retry carried the same request (same request_id) */
+    assert_true(b.new_socket); /* on a new socket */
 }
 
 static void test_gives_up_after_retries(void **state)
 {
     fixture_t *f = *state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        ccm_client_t *c = ccm_client_new(f->endpoint);
-        ccm_client_set_timeout(c, 100);
-        ccm_client_set_retries(c, 2);
-        void *rep;
-        size_t len;
-        int rc = ccm_client_request(c, "echo", "x", 1, &rep, &len);
-        ccm_client_destroy(&c);
-        _exit(rc == CCM_ETIMEOUT ? 0 : 1);
-    }
-    int tries = 0;
-    ccm_frames_t *m;
-    while ((m = s_recv_request(f, 3000)) != NULL) { /* never answered */
-        tries++;
-        ccm_frames_destroy(&m);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(tries, 3); /* the first try and two retries */
+    broker_t b = {.f = f, .swallow = -1}; /* never answers */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, s_broker, &b), 0);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_client_set_timeout(c, 100);
+    ccm_client_set_retries(c, 2);
+    void *rep;
+    size_t len;
+    int rc = ccm_client_request(c, "echo", "x", 1, &rep, &len);
+    ccm_client_destroy(&c);
+    pthread_join(th, NULL); /* returns 3 s after the last request */
+    assert_int_equal(rc, CCM_ETIMEOUT);
+    assert_int_equal(b.seen, 3); /* the first try and two retries */
+    assert_true(b.same_bytes);
 }
 
 static void test_pipelined_send_recv(void **state)
@@ -178,8 +199,8 @@ int main(void)
 {
     ccm_log_init("test", CCM_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_retry_resends_identical_bytes_then_succeeds,
-                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_resends_identical_bytes_then_succeeds, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_gives_up_after_retries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_send_recv, s_setup, s_teardown),
     };
