@@ -60,6 +60,8 @@ enum {
     O_AFTER,
     O_MAX,
     O_REQUEST_ID,
+    O_PAYER,
+    O_WITHDRAW,
     O_COUNT
 };
 _Static_assert(O_COUNT <= 64, "flag sets are 64-bit masks");
@@ -108,6 +110,8 @@ static const struct option s_opts[O_COUNT + 1] = {
     S_ARG(O_AFTER, "after"),
     S_ARG(O_MAX, "max"),
     S_ARG(O_REQUEST_ID, "request-id"),
+    S_ARG(O_PAYER, "payer"),
+    S_SWITCH(O_WITHDRAW, "withdraw"),
     [O_COUNT] = {0, 0, 0, 0},
 };
 
@@ -285,6 +289,9 @@ static void s_print_patient(const Ccm__Enrollment__Patient *p)
         printf("died      %s\n", p->death_date);
     if (p->qmb)
         printf("qmb       yes (Qualified Medicare Beneficiary)\n");
+    printf("payer     %s\n", p->payer[0] ? p->payer : "MEDICARE_B");
+    for (size_t i = 0; i < p->n_complex_months; i++)
+        printf("complex   %s (attested complex CCM)\n", p->complex_months[i]);
     printf("billing   %s\n", p->billing_npi[0] ? p->billing_npi : "(no billing practitioner)");
     printf("eligible  %s\n", S_ENUM(eligibility, p->eligibility));
     for (size_t i = 0; i < p->n_eligibility_reasons; i++)
@@ -470,6 +477,7 @@ static int s_patient_add(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Reques
     in.birth_date = (char *)a->v[O_BIRTH_DATE];
     in.billing_npi = (char *)s_or(a, O_BILLING_NPI, "");
     in.qmb = s_has(a, O_QMB);
+    in.payer = (char *)s_or(a, O_PAYER, "");
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_REGISTER_PATIENT;
     req->register_patient = &in;
     return s_run(ctl, req);
@@ -511,6 +519,29 @@ static int s_patient_set_billing(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment
     in.npi = (char *)a->v[O_NPI];
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_SET_BILLING_PRACTITIONER;
     req->set_billing_practitioner = &in;
+    return s_run(ctl, req);
+}
+
+static int s_patient_payer(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Request *req)
+{
+    Ccm__Enrollment__SetPayer in = CCM__ENROLLMENT__SET_PAYER__INIT;
+    in.clinic = (char *)a->v[O_CLINIC];
+    in.mrn = (char *)a->v[O_MRN];
+    in.payer = (char *)a->v[O_PAYER];
+    req->op_case = CCM__ENROLLMENT__REQUEST__OP_SET_PAYER;
+    req->set_payer = &in;
+    return s_run(ctl, req);
+}
+
+static int s_patient_complexity(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Request *req)
+{
+    Ccm__Enrollment__AttestComplexity in = CCM__ENROLLMENT__ATTEST_COMPLEXITY__INIT;
+    in.clinic = (char *)a->v[O_CLINIC];
+    in.mrn = (char *)a->v[O_MRN];
+    in.month = (char *)a->v[O_MONTH];
+    in.withdraw = s_has(a, O_WITHDRAW);
+    req->op_case = CCM__ENROLLMENT__REQUEST__OP_ATTEST_COMPLEXITY;
+    req->attest_complexity = &in;
     return s_run(ctl, req);
 }
 
@@ -738,12 +769,16 @@ typedef struct {
 
 static const verb_t s_verbs[] = {
     {"patient", "add", s_patient_add,
-     PKEY | F(O_MBI) | F(O_FAMILY) | F(O_GIVEN) | F(O_BIRTH_DATE) | F(O_BILLING_NPI) | F(O_QMB),
+     PKEY | F(O_MBI) | F(O_FAMILY) | F(O_GIVEN) | F(O_BIRTH_DATE) | F(O_BILLING_NPI) | F(O_QMB) |
+         F(O_PAYER),
      PKEY | F(O_MBI) | F(O_FAMILY) | F(O_GIVEN) | F(O_BIRTH_DATE), true},
     {"patient", "show", s_patient_show, PKEY, PKEY, false},
     {"patient", "list", s_patient_list, F(O_CLINIC) | F(O_AFTER) | F(O_MAX), F(O_CLINIC), false},
     {"patient", "set-billing", s_patient_set_billing, PKEY | F(O_NPI), PKEY | F(O_NPI), true},
     {"patient", "death", s_patient_death, PKEY | F(O_DATE), PKEY | F(O_DATE), true},
+    {"patient", "payer", s_patient_payer, PKEY | F(O_PAYER), PKEY | F(O_PAYER), true},
+    {"patient", "complexity", s_patient_complexity, PKEY | F(O_MONTH) | F(O_WITHDRAW),
+     PKEY | F(O_MONTH), true},
     {"condition", "add", s_condition_add,
      PKEY | F(O_ICD10) | F(O_DESCRIPTION) | F(O_EXPECTED_MONTHS) | F(O_UNTIL_DEATH) |
          F(O_HIGH_RISK) | F(O_ACUTE),

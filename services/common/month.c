@@ -291,7 +291,12 @@ int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_confi
     memset(&cs, 0, sizeof cs);
     cs.month = month;
     cs.program = s_program(p);
-    cs.payer = CCM_PAYER_MEDICARE_B;
+    if (!p->payer[0] || ccm_rules_payer_parse(p->payer, &cs.payer) != 0)
+        cs.payer = CCM_PAYER_MEDICARE_B;
+    char month_text[8];
+    ccm_month_text(month, month_text);
+    for (size_t i = 0; i < p->n_complex_months; i++)
+        cs.complex = cs.complex || strcmp(p->complex_months[i], month_text) == 0;
     cs.clinic = c->type;
     cs.qmb = p->qmb;
     ccm_rules_npi_parse(p->billing_npi, &cs.billing_npi);

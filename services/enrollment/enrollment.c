@@ -483,9 +483,15 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     if (in->billing_npi[0] && (rc = s_practitioner(e, txn, call, "register_patient", "billing_npi",
                                                    in->clinic, in->billing_npi)))
         return rc;
+    ccm_payer_t payer;
+    if (in->payer[0] && ccm_rules_payer_parse(in->payer, &payer) != 0)
+        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "payer",
+                               "register_patient.payer: must be MEDICARE_B, MEDICARE_ADVANTAGE, "
+                               "MEDICAID, COMMERCIAL or OTHER");
     patient_t p = CCM__ENROLLMENT__PATIENT__INIT;
     p.billing_npi = in->billing_npi;
     p.qmb = in->qmb;
+    p.payer = in->payer;
     p.clinic = in->clinic;
     p.mrn = in->mrn;
     p.mbi = mbi;
@@ -992,6 +998,58 @@ static int s_set_billing(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     return s_finish(e, w, txn, call, p, "patient.updated");
 }
 
+static int s_set_payer(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                       const Ccm__Enrollment__SetPayer *in)
+{
+    static const char op[] = "set_payer";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    ccm_payer_t payer;
+    if (ccm_rules_payer_parse(in->payer, &payer) != 0)
+        return s_drop(p, s_bad(call, op, "payer",
+                               "must be MEDICARE_B, MEDICARE_ADVANTAGE, MEDICAID, COMMERCIAL "
+                               "or OTHER"));
+    s_set(&p->payer, in->payer);
+    return s_finish(e, w, txn, call, p, "patient.updated");
+}
+
+/* Complex CCM is the billing practitioner's judgment for a month (moderate or
+ * high complexity medical decision making, care plan established or revised). */
+static int s_attest_complexity(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
+                               ccm_worker_call_t *call, const Ccm__Enrollment__AttestComplexity *in)
+{
+    static const char op[] = "attest_complexity";
+    patient_t *p = NULL;
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
+        return rc;
+    int32_t month;
+    if (strlen(in->month) != 7 || ccm_tz_parse_month(in->month, &month) != 0)
+        return s_drop(p, s_bad(call, op, "month", "must be a month YYYY-MM"));
+    size_t at = p->n_complex_months;
+    for (size_t i = 0; i < p->n_complex_months; i++)
+        if (strcmp(p->complex_months[i], in->month) == 0)
+            at = i;
+    if (in->withdraw) {
+        if (at == p->n_complex_months)
+            return s_drop(p, ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "month",
+                                             "%s.month: no complexity attested for %s", op,
+                                             in->month));
+        free(p->complex_months[at]);
+        p->complex_months[at] = p->complex_months[--p->n_complex_months];
+    } else if (at == p->n_complex_months) {
+        char *m = s_dup(in->month);
+        if ((rc = s_append((void ***)&p->complex_months, &p->n_complex_months, m)) != 0) {
+            free(m);
+            return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "month",
+                                             "%s: too many months attested", op));
+        }
+    }
+    return s_finish(e, w, txn, call, p, "patient.updated");
+}
+
 static int s_record_death(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                           ccm_worker_call_t *call, const Ccm__Enrollment__RecordDeath *in)
 {
@@ -1375,6 +1433,12 @@ int ccm_enrollment_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call
         break;
     case CCM__ENROLLMENT__REQUEST__OP_ADD_INPATIENT_STAY:
         rc = s_add_inpatient(e, w, txn, call, req->add_inpatient_stay);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_SET_PAYER:
+        rc = s_set_payer(e, w, txn, call, req->set_payer);
+        break;
+    case CCM__ENROLLMENT__REQUEST__OP_ATTEST_COMPLEXITY:
+        rc = s_attest_complexity(e, w, txn, call, req->attest_complexity);
         break;
     case CCM__ENROLLMENT__REQUEST__OP_WORKLIST: rc = s_worklist(e, txn, call, req->worklist); break;
     default:

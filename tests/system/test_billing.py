@@ -204,6 +204,24 @@ def test_months_without_a_claim_say_why():
         assert r.returncode == 1 and "month" in r.stderr, r.stderr
 
 
+def test_complex_ccm_and_payer_come_from_enrollment():
+    with stack() as s:
+        billable_patient(s, minutes=(50, 45))          # 95 minutes of staff time
+        s.ctl("patient", "complexity", "--clinic", "C01", "--mrn", "1042", "--month", "2026-10")
+        billable_patient(s, clinic="C02", mrn="55", mbi="5EG4TE5MK73")
+        s.ctl("patient", "payer", "--clinic", "C02", "--mrn", "55", "--payer", "COMMERCIAL")
+        caught_up(s)
+        s.ctl("month", "close", "--month", "2026-10")
+        [c] = claims(s)
+        # ccm-rules.md §8 worked example: complex, 95 min -> 99487 + 99489 ($202.17 in 2025)
+        assert [(l["code"], l["units"]) for l in c["lines"]] == [("99487", 1), ("99489", 1)], c
+        missed = s.ctl_json("missed", "--clinic", "C02", "--month", "2026-10")["missed"]
+        assert [(m["mrn"], m["reason"]) for m in missed] == [("55", "NOT_PART_B_FFS")], missed
+        r = s.ctl("patient", "payer", "--clinic", "C02", "--mrn", "55", "--payer", "VA",
+                  check=False)
+        assert r.returncode == 1 and "payer" in r.stderr, r.stderr
+
+
 def test_months_close_by_themselves_and_late_data_settles_them():
     # close_after_days = 3: October (ended more than 3 days ago) closes at start,
     # before any data; everything after that is late data for a closed month.
@@ -224,4 +242,5 @@ if __name__ == "__main__":
                         test_late_entry_makes_version_2_that_replaces_1,
                         test_second_clinic_is_refused_and_both_hear_of_it,
                         test_months_without_a_claim_say_why,
+                        test_complex_ccm_and_payer_come_from_enrollment,
                         test_months_close_by_themselves_and_late_data_settles_them]))
