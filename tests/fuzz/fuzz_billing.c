@@ -13,28 +13,9 @@
 #include "ccm/log.h"
 #include "ccm/timetrack.pb-c.h"
 #include "ccm/worker.h"
+#include "fuzz_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void s_feed(ccm_worker_t *w, const char *producer, uint64_t seq, const char *type,
-                   const ProtobufCMessage *m)
-{
-    uint8_t buf[4096];
-    Ccm__Envelope ev = CCM__ENVELOPE__INIT, *evp = &ev;
-    ev.producer = (char *)producer;
-    ev.seq = seq;
-    ev.type = (char *)type;
-    ev.key = "C01/1042";
-    ev.payload.data = buf;
-    ev.payload.len = protobuf_c_message_pack(m, buf);
-    Ccm__FetchReply fr = CCM__FETCH_REPLY__INIT;
-    fr.events = &evp;
-    fr.n_events = 1;
-    fr.next_seq = seq + 1;
-    fr.last_seq = seq;
-    if (ccm_worker_feed(w, producer, &fr) != 0)
-        abort();
-}
 
 static ccm_worker_t *s_worker(void)
 {
@@ -59,7 +40,7 @@ static ccm_worker_t *s_worker(void)
     Ccm__Enrollment__Staff st = CCM__ENROLLMENT__STAFF__INIT;
     st.clinic = "C01", st.id = "rn1", st.role = CCM__ENROLLMENT__ROLE__CLINICAL_STAFF;
     st.in_us = 1;
-    s_feed(w, "enrollment", 1, "staff.added", &st.base);
+    fuzz_feed(w, "enrollment", 1, "staff.added", &st.base);
     Ccm__Enrollment__Condition c1 = CCM__ENROLLMENT__CONDITION__INIT, c2 = c1;
     c1.icd10 = "E11.9", c1.chronic = 1, c1.high_risk = 1, c1.expected_months = 24;
     c2.icd10 = "I50.9", c2.chronic = 1, c2.high_risk = 1, c2.expected_months = 24;
@@ -73,12 +54,12 @@ static ccm_worker_t *s_worker(void)
     p.clinic = "C01", p.mrn = "1042", p.mbi = "1EG4TE5MK73", p.billing_npi = "1234567893";
     p.conditions = conds, p.n_conditions = 2, p.consents = cons, p.n_consents = 1;
     p.eligibility = CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE;
-    s_feed(w, "enrollment", 2, "consent.recorded", &p.base);
+    fuzz_feed(w, "enrollment", 2, "consent.recorded", &p.base);
     Ccm__Timetrack__TimeEntry e = CCM__TIMETRACK__TIME_ENTRY__INIT;
     e.id = "MANUAL:f1", e.clinic = "C01", e.mrn = "1042", e.performer = "rn1";
     e.service = CCM__TIMETRACK__SERVICE_TAG__CCM, e.start_us = 1759759200LL * 1000000;
     e.seconds = 1500, e.state = CCM__TIMETRACK__ENTRY_STATE__ACTIVE;
-    s_feed(w, "timetrack", 1, "entry.added", &e.base);
+    fuzz_feed(w, "timetrack", 1, "entry.added", &e.base);
     return w;
 }
 

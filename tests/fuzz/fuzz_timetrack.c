@@ -11,27 +11,10 @@
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/log.h"
 #include "ccm/worker.h"
+#include "fuzz_feed.h"
 #include "timetrack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void s_feed(ccm_worker_t *w, uint64_t seq, const char *type, const ProtobufCMessage *m)
-{
-    uint8_t buf[2048];
-    Ccm__Envelope ev = CCM__ENVELOPE__INIT, *evp = &ev;
-    ev.producer = "enrollment";
-    ev.seq = seq;
-    ev.type = (char *)type;
-    ev.payload.data = buf;
-    ev.payload.len = protobuf_c_message_pack(m, buf);
-    Ccm__FetchReply fr = CCM__FETCH_REPLY__INIT;
-    fr.events = &evp;
-    fr.n_events = 1;
-    fr.next_seq = seq + 1;
-    fr.last_seq = seq;
-    if (ccm_worker_feed(w, "enrollment", &fr) != 0)
-        abort();
-}
 
 static ccm_worker_t *s_worker(void)
 {
@@ -56,10 +39,10 @@ static ccm_worker_t *s_worker(void)
     Ccm__Enrollment__Staff st = CCM__ENROLLMENT__STAFF__INIT;
     st.clinic = "C01", st.id = "rn1", st.role = CCM__ENROLLMENT__ROLE__CLINICAL_STAFF;
     st.in_us = 1;
-    s_feed(w, 1, "staff.added", &st.base);
+    fuzz_feed(w, "enrollment", 1, "staff.added", &st.base);
     Ccm__Enrollment__Patient p = CCM__ENROLLMENT__PATIENT__INIT;
     p.clinic = "C01", p.mrn = "1042", p.mbi = "1EG4TE5MK73", p.billing_npi = "1234567893";
-    s_feed(w, 2, "patient.registered", &p.base);
+    fuzz_feed(w, "enrollment", 2, "patient.registered", &p.base);
     return w;
 }
 

@@ -11,16 +11,13 @@ Usage: test_billing.py BUILD_DIR
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Stack, run_tests  # noqa: E402
+from billable import NPI, billable, caught_up, evaluate  # noqa: E402
 
 BUILD = sys.argv[1]
-NPI = "1234567893"
-PLAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "careplan",
-                    "plan.json")
 SERVICES = ("enrollment", "careplan", "timetrack", "billing")
 # Months close only when asked, so each test decides when (auto-close has its own test).
 MANUAL = {"billing": {"close_after_days": "0"}}
@@ -30,85 +27,13 @@ def stack(extra=MANUAL):
     return Stack(BUILD, services=SERVICES, extra=extra).start_all()
 
 
-def caught_up(s, timeout=15):
-    """Waits until every service applied every event of the streams it follows."""
-    deadline = time.time() + timeout
-    while True:
-        st = s.ctl_json("status")
-        last = {name: v["stream_seq"] for name, v in st.items() if v}
-        lag = [(name, c["producer"]) for name, v in st.items() if v
-               for c in v.get("cursors", []) if c["next_seq"] <= last.get(c["producer"], 0)]
-        if not lag:
-            return
-        assert time.time() < deadline, "services did not catch up: %s" % lag
-        time.sleep(0.05)
-
-
-def billable_patient(s, clinic="C01", mrn="1042", mbi="1EG4TE5MK73", minutes=(25, 22)):
-    s.ctl("practitioner", "add", "--clinic", clinic, "--npi", NPI, "--role", "PHYSICIAN",
-          "--family", "Osei", "--given", "Kofi", "--credentials", "MD")
-    s.ctl("staff", "add", "--clinic", clinic, "--id", "rn1", "--role", "CLINICAL_STAFF",
-          "--name", "Ray Nurse", "--credentials", "RN")
-    s.ctl("patient", "add", "--clinic", clinic, "--mrn", mrn, "--mbi", mbi, "--family",
-          "Rivera", "--given", "Ana", "--birth-date", "1948-02-29", "--billing-npi", NPI)
-    for code in ("E11.9", "I50.9"):
-        s.ctl("condition", "add", "--clinic", clinic, "--mrn", mrn, "--icd10", code,
-              "--expected-months", "24", "--high-risk")
-    s.ctl("visit", "add", "--clinic", clinic, "--mrn", mrn, "--code", "99214",
-          "--date", "2026-09-15", "--npi", NPI)
-    s.ctl("consent", "record", "--clinic", clinic, "--mrn", mrn, "--program", "CCM",
-          "--method", "VERBAL", "--at", "2026-09-15T11:00:00-04:00", "--staff", "rn1",
-          "--billing-npi", NPI, "--disclosed", "cost-sharing,one-practitioner,right-to-stop")
-    caught_up(s)
-    s.ctl("careplan", "set", "--clinic", clinic, "--mrn", mrn, "--file", PLAN)
-    s.ctl("careplan", "establish", "--clinic", clinic, "--mrn", mrn, "--date", "2026-09-15")
-    s.ctl("careplan", "copy-given", "--clinic", clinic, "--mrn", mrn, "--date", "2026-09-16",
-          "--method", "PAPER", "--to", "PATIENT")
-    for day, mins in zip((6, 13), minutes):
-        s.ctl("time", "add", "--clinic", clinic, "--mrn", mrn, "--performer", "rn1",
-              "--start", "2026-10-%02dT10:00:00-04:00" % day, "--minutes", str(mins),
-              "--activity", "care coordination", "--event-id", "%s-%s-%d" % (clinic, mrn, day))
-    caught_up(s)
-
-
-def case(minutes):
-    return {
-        "month": "2026-10", "timezone": "America/New_York", "program": "CCM",
-        "payer": "MEDICARE_B", "clinic": {"type": "PHYSICIAN_PRACTICE"},
-        "billing_practitioner": {"npi": NPI, "role": "PHYSICIAN"},
-        "patient": {"conditions": [{"icd10": c, "chronic": True, "expected_months": 24,
-                                    "high_risk": True} for c in ("E11.9", "I50.9")],
-                    "qmb": False, "died_at": None,
-                    "visits": [{"code": "99214", "date": "2026-09-15", "npi": NPI,
-                                "g0506": False}]},
-        "consent": {"at": "2026-09-15T11:00:00-04:00", "npi": NPI, "program": "CCM",
-                    "revoked_at": None},
-        "care_plan": {"status": "ESTABLISHED", "established_at": "2026-09-15T12:00:00-04:00",
-                      "copy_given_at": "2026-09-16T00:00:00-04:00"},
-        "complex": False, "other_services": [], "inpatient": [],
-        "time": [{"id": "e%d" % i, "performer": "rn1", "npi": None, "role": "CLINICAL_STAFF",
-                  "in_us": True, "service": "CCM",
-                  "start": "2026-10-%02dT10:00:00-04:00" % day, "seconds": m * 60}
-                 for i, (day, m) in enumerate(zip((6, 13, 20), minutes))],
-    }
-
-
-def evaluate(s, minutes):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(case(minutes), f)
-    try:
-        return json.loads(s.ctl("evaluate", f.name, "--json").stdout)
-    finally:
-        os.unlink(f.name)
-
-
 def claims(s, clinic="C01"):
     return s.ctl_json("claim", "list", "--clinic", clinic, "--month", "2026-10").get("claims", [])
 
 
 def test_close_gives_the_claim_evaluate_gives():
     with stack() as s:
-        billable_patient(s)
+        billable(s)
         r = s.ctl_json("month", "close", "--month", "2026-10")
         assert r["claims"] == 1, r
         [c] = claims(s)
@@ -142,7 +67,7 @@ def test_close_gives_the_claim_evaluate_gives():
 
 def test_late_entry_makes_version_2_that_replaces_1():
     with stack() as s:
-        billable_patient(s, minutes=(25, 10))       # 35 minutes: 99490 x1
+        billable(s, minutes=(25, 10))       # 35 minutes: 99490 x1
         s.ctl("month", "close", "--month", "2026-10")
         [c1] = claims(s)
         assert [(l["code"], l["units"]) for l in c1["lines"]] == [("99490", 1)], c1
@@ -168,8 +93,8 @@ def test_late_entry_makes_version_2_that_replaces_1():
 
 def test_second_clinic_is_refused_and_both_hear_of_it():
     with stack() as s:
-        billable_patient(s)
-        billable_patient(s, clinic="C02", mrn="77")   # the same MBI at another clinic
+        billable(s)
+        billable(s, clinic="C02", mrn="77")   # the same MBI at another clinic
         s.ctl("month", "close", "--month", "2026-10", "--clinic", "C01")
         r = s.ctl_json("month", "close", "--month", "2026-10", "--clinic", "C02")
         assert r["conflicts"] == 1 and r["claims"] == 0, r
@@ -189,7 +114,7 @@ def test_second_clinic_is_refused_and_both_hear_of_it():
 
 def test_months_without_a_claim_say_why():
     with stack() as s:
-        billable_patient(s, minutes=(9, 5))          # 14 minutes
+        billable(s, minutes=(9, 5))          # 14 minutes
         s.ctl("patient", "add", "--clinic", "C01", "--mrn", "2000", "--mbi", "2EG4TE5MK73",
               "--family", "Okafor", "--given", "Ben", "--birth-date", "1950-06-01")
         caught_up(s)
@@ -206,9 +131,9 @@ def test_months_without_a_claim_say_why():
 
 def test_complex_ccm_and_payer_come_from_enrollment():
     with stack() as s:
-        billable_patient(s, minutes=(50, 45))          # 95 minutes of staff time
+        billable(s, minutes=(50, 45))          # 95 minutes of staff time
         s.ctl("patient", "complexity", "--clinic", "C01", "--mrn", "1042", "--month", "2026-10")
-        billable_patient(s, clinic="C02", mrn="55", mbi="5EG4TE5MK73")
+        billable(s, clinic="C02", mrn="55", mbi="5EG4TE5MK73")
         s.ctl("patient", "payer", "--clinic", "C02", "--mrn", "55", "--payer", "COMMERCIAL")
         caught_up(s)
         s.ctl("month", "close", "--month", "2026-10")
@@ -226,7 +151,7 @@ def test_months_close_by_themselves_and_late_data_settles_them():
     # close_after_days = 3: October (ended more than 3 days ago) closes at start,
     # before any data; everything after that is late data for a closed month.
     with stack(extra={"billing": {"close_after_days": "3"}}) as s:
-        billable_patient(s)
+        billable(s)
         deadline = time.time() + 15
         while not claims(s):
             assert time.time() < deadline, "no claim from the auto-closed month"
