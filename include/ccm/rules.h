@@ -209,6 +209,9 @@ typedef struct {
     size_t n_conditions;
     bool qmb;
     int64_t died_at;               /* or CCM_INSTANT_NONE */
+    bool died_date_only;           /* died_at is the start of the local day of death; the
+                                      time is unknown: entries on that day hold the month
+                                      for review (CCM_REASON_DEATH_DAY_REVIEW) */
     const ccm_visit_t *visits;     /* the patient's visit history */
     size_t n_visits;
     bool has_consent;
@@ -216,6 +219,9 @@ typedef struct {
     uint64_t consent_npi;
     ccm_program_t consent_program;
     int64_t revoked_at;            /* or CCM_INSTANT_NONE */
+    bool consent_ended;            /* revoked_at is when the consent ended because the
+                                      billing practitioner changed: time after it never
+                                      counts, whatever count_after_revocation says */
     ccm_care_plan_t care_plan;
     int64_t care_plan_established_at; /* or CCM_INSTANT_NONE */
     int64_t care_plan_copy_given_at;  /* or CCM_INSTANT_NONE */
@@ -226,6 +232,8 @@ typedef struct {
     size_t n_inpatient;
     const ccm_time_entry_t *time;
     size_t n_time;
+    int32_t filing_day;            /* local day the claim would be filed, for timely
+                                      filing (cfg.timely_filing_months); 0 = not checked */
 } ccm_case_t;
 
 /* ---- eligibility (§2) ------------------------------------------------------ */
@@ -263,6 +271,8 @@ typedef struct {
     bool rhc_g0511_2025h1;       /* RHC/FQHC bill G0511 Jan–Jun 2025: false */
     int init_lookback_months;    /* P-4: 12 */
     int apcm_lookback_months;    /* §4 APCM: 36 [S] */
+    int timely_filing_months;    /* no claim for a DOS more than this many months before
+                                    the filing day: 12 [C]; 0 = not checked */
 } ccm_rules_config_t;
 
 /* Fills `cfg` with the documented defaults above. */
@@ -317,7 +327,9 @@ typedef enum {
     CCM_REASON_OTHER_PRACTITIONER_BILLED,
     CCM_REASON_INPATIENT_WHOLE_MONTH,
     CCM_REASON_BELOW_THRESHOLD,
-    CCM_REASON_CODE_NOT_EFFECTIVE /* [P] the program's codes do not exist on the DOS */
+    CCM_REASON_CODE_NOT_EFFECTIVE, /* [P] the program's codes do not exist on the DOS */
+    CCM_REASON_TIMELY_FILING,      /* the DOS is past the timely filing limit */
+    CCM_REASON_DEATH_DAY_REVIEW    /* [P] entries on the day of death, time of death unknown */
 } ccm_reason_t;
 
 /* "BELOW_THRESHOLD", … */
@@ -350,6 +362,12 @@ typedef enum {
     CCM_EV_APCM_ELEMENTS, CCM_EV_CANDIDATE, CCM_EV_CAP, CCM_EV_NO_CANDIDATE, CCM_EV_SELECTED,
     CCM_EV_DOS, CCM_EV_FEE, CCM_EV_FEE_STALE, CCM_EV_FEE_MISSING, CCM_EV_RHC_G0511,
     CCM_EV_RHC_G0511_CLOSED, CCM_EV_CODE_NOT_EFFECTIVE,
+    CCM_EV_CONSENT_ENDED,       /* consent ended (billing practitioner changed) at a */
+    CCM_EV_AFTER_CONSENT_END,   /* time[index]: a seconds after the consent ended */
+    CCM_EV_DEATH_DAY,           /* time[index] lies on the day of death (time unknown) */
+    CCM_EV_TIMELY_FILING,       /* DOS a (day) before the filing limit day b */
+    CCM_EV_G0506_LINE,          /* G0506 billed with visits[index] on day a */
+    CCM_EV_MONTH_CASE,          /* month facts: case a (consent index or -1) of program b */
     CCM_EV_COUNT
 } ccm_ev_t;
 
@@ -375,6 +393,8 @@ typedef struct {
     ccm_code_t code;
     int units;
     int64_t unit_cents; /* amount per unit for the fee year (-1 unknown) */
+    int32_t dos;        /* local day of service of this line: the claim's DOS, or the
+                           initiating visit's day for G0506 */
 } ccm_line_t;
 
 typedef struct {
@@ -438,5 +458,124 @@ size_t ccm_rules_scratch_size(const ccm_case_t *c);
 int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const ccm_tz_t *tz,
                        const ccm_case_t *c, ccm_rules_scratch_t *scratch, ccm_decision_t *out,
                        int32_t *bad_index);
+
+/* ---- month facts: a patient's history, judged month by month ---------------
+ * A patient-month is judged by the facts in force during that month, never by
+ * today's. The caller hands over the whole history (every consent with its
+ * interval, the billing practitioner, payer and condition attestations over
+ * time, death); ccm_rules_month() builds one case per consent in force during
+ * the month, evaluates each with ccm_rules_evaluate() and selects one: one
+ * practitioner and one program per patient-month (§1, §10). Selection [P]: a
+ * claim beats no claim; among claims the highest amount; ties CCM > PCM > APCM,
+ * then the later consent. With no consent in force the month is evaluated for
+ * the latest consent given before the month ends (CONSENT_REVOKED, …), else
+ * without consent, for the program the conditions qualify for, with the
+ * billing practitioner in force at the month's end (NO_CONSENT, …).
+ * `from` instants of CCM_INSTANT_NONE mean "since before any month". */
+
+/* The billing practitioner from `from` on (until the next period). */
+typedef struct {
+    int64_t from;
+    uint64_t npi;
+    ccm_role_t role;
+} ccm_practitioner_period_t;
+
+/* The payer from `from` on. The month's payer is the one in force at its first instant. */
+typedef struct {
+    int64_t from;
+    ccm_payer_t payer;
+    bool qmb;
+} ccm_payer_period_t;
+
+/* One attestation of a condition (chronic, duration, risk) from `from` on. */
+typedef struct {
+    int64_t from;
+    ccm_condition_t c;
+} ccm_attestation_t;
+
+/* A condition over time: for a month, the latest attestation with from < month
+ * end applies, and only if the condition was not resolved before the month began. */
+typedef struct {
+    const char *icd10; /* borrowed */
+    int64_t resolved_at; /* or CCM_INSTANT_NONE */
+    const ccm_attestation_t *attestations;
+    size_t n_attestations;
+} ccm_condition_facts_t;
+
+/* One consent as given: in force from `at` to the end of the revocation month
+ * (P-2), or until `ended_at` (the billing practitioner changed). */
+typedef struct {
+    const char *id;      /* borrowed; may be "" */
+    ccm_program_t program;
+    uint64_t npi;        /* the practitioner it was given to */
+    ccm_role_t role;     /* that practitioner's role */
+    int64_t at;
+    int64_t revoked_at;  /* or CCM_INSTANT_NONE */
+    int64_t ended_at;    /* or CCM_INSTANT_NONE */
+} ccm_consent_t;
+
+/* The care plan of one program as the careplan service announced it. */
+typedef struct {
+    ccm_program_t program;
+    ccm_care_plan_t status;
+    int64_t established_at; /* or CCM_INSTANT_NONE */
+    int64_t copy_given_at;  /* first copy given, or CCM_INSTANT_NONE */
+} ccm_care_plan_facts_t;
+
+/* A patient's history and the month to judge. Every pointer is borrowed. */
+typedef struct {
+    int32_t month;
+    ccm_clinic_t clinic;
+    const ccm_practitioner_period_t *practitioners;
+    size_t n_practitioners;
+    const ccm_payer_period_t *payers; /* none: MEDICARE_B */
+    size_t n_payers;
+    const ccm_condition_facts_t *conditions;
+    size_t n_conditions;
+    const ccm_consent_t *consents;
+    size_t n_consents;
+    int64_t died_at;     /* or CCM_INSTANT_NONE */
+    bool died_date_only; /* see ccm_case_t */
+    const ccm_care_plan_facts_t *care_plans;
+    size_t n_care_plans;
+    const int32_t *complex_months; /* months (index) attested complex (§2) */
+    size_t n_complex_months;
+    const ccm_visit_t *visits;
+    size_t n_visits;
+    const ccm_other_service_t *other;
+    size_t n_other;
+    const ccm_span_t *inpatient;
+    size_t n_inpatient;
+    const ccm_time_entry_t *time;
+    size_t n_time;
+    int32_t filing_day; /* see ccm_case_t; 0 = not checked */
+} ccm_facts_t;
+
+#define CCM_RULES_MAX_MONTH_CASES 8
+
+/* The month's outcome: the selected case's decision and where it came from. */
+typedef struct {
+    ccm_decision_t d;        /* the selected decision (claim or not) */
+    int32_t consent;         /* index into facts.consents of the selected case, or -1 */
+    uint64_t billing_npi;    /* the selected case's billing practitioner, 0 if none */
+    ccm_payer_t payer;       /* the month's payer */
+    bool qmb;
+    int n_cases;             /* cases evaluated (<= CCM_RULES_MAX_MONTH_CASES) */
+} ccm_month_decision_t;
+
+/* The attestation of condition c that applies to the month [ms, me) (UTC
+ * instants), or NULL when the condition is not in force during it. */
+const ccm_attestation_t *ccm_rules_attestation(const ccm_condition_facts_t *c, int64_t ms,
+                                               int64_t me);
+
+/* Bytes of scratch ccm_rules_month() needs for `f`. */
+size_t ccm_rules_month_scratch_size(const ccm_facts_t *f);
+
+/* Judges one patient-month from its facts (see above). Pure; never allocates.
+ * Returns 0, CCM_EINVAL (malformed facts or entries; *bad_index as for
+ * ccm_rules_evaluate) or CCM_ETOOBIG (scratch too small). */
+int ccm_rules_month(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const ccm_tz_t *tz,
+                    const ccm_facts_t *f, ccm_rules_scratch_t *scratch, ccm_month_decision_t *out,
+                    int32_t *bad_index);
 
 #endif

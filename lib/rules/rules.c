@@ -174,7 +174,8 @@ int ccm_rules_npi_parse(const char *s, uint64_t *out)
 static const char *const s_reason[] = {
     "NONE", "NOT_PART_B_FFS", "NOT_ELIGIBLE_CONDITIONS", "NO_CONSENT", "CONSENT_REVOKED",
     "INITIATING_VISIT_MISSING", "CARE_PLAN_MISSING", "EXCLUDED_SERVICE",
-    "OTHER_PRACTITIONER_BILLED", "INPATIENT_WHOLE_MONTH", "BELOW_THRESHOLD", "CODE_NOT_EFFECTIVE"};
+    "OTHER_PRACTITIONER_BILLED", "INPATIENT_WHOLE_MONTH", "BELOW_THRESHOLD", "CODE_NOT_EFFECTIVE",
+    "TIMELY_FILING", "DEATH_DAY_REVIEW"};
 
 const char *ccm_rules_reason_name(ccm_reason_t r)
 {
@@ -205,6 +206,7 @@ void ccm_rules_config_default(ccm_rules_config_t *cfg)
     cfg->rhc_g0511_2025h1 = false;
     cfg->init_lookback_months = 12;
     cfg->apcm_lookback_months = 36;
+    cfg->timely_filing_months = 12;
 }
 
 /* ---- evidence --------------------------------------------------------------- */
@@ -232,6 +234,9 @@ static const char *const s_ev_rule[CCM_EV_COUNT] = {
     [CCM_EV_SELECTED] = "§8-SELECT", [CCM_EV_DOS] = "P-13", [CCM_EV_FEE] = "§11",
     [CCM_EV_FEE_STALE] = "P-14", [CCM_EV_FEE_MISSING] = "P-14", [CCM_EV_RHC_G0511] = "§9-RHC",
     [CCM_EV_RHC_G0511_CLOSED] = "§9-RHC", [CCM_EV_CODE_NOT_EFFECTIVE] = "§7",
+    [CCM_EV_CONSENT_ENDED] = "P-3", [CCM_EV_AFTER_CONSENT_END] = "P-3",
+    [CCM_EV_DEATH_DAY] = "P-11", [CCM_EV_TIMELY_FILING] = "§9-FILING",
+    [CCM_EV_G0506_LINE] = "§4-G0506", [CCM_EV_MONTH_CASE] = "§10-ONE",
 };
 
 const char *ccm_rules_evidence_rule(ccm_ev_t kind)
@@ -381,6 +386,25 @@ int ccm_rules_evidence_format(const ccm_evidence_t *ev, char *buf, size_t len)
         return snprintf(buf, len, "RHC/FQHC: G0511 ended 2025-06-30; individual codes only");
     case CCM_EV_CODE_NOT_EFFECTIVE:
         return snprintf(buf, len, "%s does not exist on the date of service", code);
+    case CCM_EV_CONSENT_ENDED:
+        s_fmt_instant(a, d1, sizeof d1);
+        return snprintf(buf, len, "consent ended at %s: the billing practitioner changed", d1);
+    case CCM_EV_AFTER_CONSENT_END:
+        return snprintf(buf, len, "time[%d]: %lld s after the consent ended not counted", i, a);
+    case CCM_EV_DEATH_DAY:
+        return snprintf(buf, len,
+                        "time[%d] lies on the day of death and the time of death is unknown: "
+                        "review needed",
+                        i);
+    case CCM_EV_TIMELY_FILING:
+        s_fmt_day((int32_t)a, d1, sizeof d1);
+        return snprintf(buf, len, "date of service %s is past the timely filing limit", d1);
+    case CCM_EV_G0506_LINE:
+        s_fmt_day((int32_t)a, d1, sizeof d1);
+        return snprintf(buf, len, "G0506 with the initiating visit visits[%d] of %s", i, d1);
+    case CCM_EV_MONTH_CASE:
+        return snprintf(buf, len, "month judged for consent %lld of program %s", a,
+                        ccm_rules_program_name((ccm_program_t)b));
     case CCM_EV_COUNT: break;
     }
     return snprintf(buf, len, "?");
