@@ -1,8 +1,9 @@
 /* rules — evaluation of one patient-month against domain/ccm-rules.md.
  * Pure: no I/O, no clock, no globals, no allocation (the caller passes scratch).
  * Order of work: gates G0–G5, countable time (P-1…P-11, one sweep over
- * interval edges), G6, candidates A–E / G0511 / APCM, selection, G0506.
- * Every step appends evidence that names the rule it applied. */
+ * interval edges), G6, death-day review, G0506 verdicts, candidates A–E /
+ * G0511 / APCM, selection, the G0506 line, timely filing. Every step appends
+ * evidence that names the rule it applied. */
 #include "ccm/rules.h"
 
 #include <stdio.h>
