@@ -4,6 +4,5 @@ if(NOT TARGET ccm_billing)
   return() # services/billing is not in this tree
 endif()
 ccm_unit_test(test_billing ${CMAKE_CURRENT_LIST_DIR}/test_billing.c LIBS ccm_billing)
-target_include_directories(test_billing PRIVATE ${PROJECT_SOURCE_DIR}/tests/fuzz)
 target_compile_definitions(test_billing PRIVATE
   CCM_FEES_DIR_DEFAULT="${PROJECT_SOURCE_DIR}/deploy/fees")
