@@ -92,7 +92,7 @@ typedef struct {
 } cause_t;
 
 typedef struct {
-    uint32_t claims, missed, conflicts, unchanged, withdrawn;
+    uint32_t claims, missed, conflicts, unchanged;
 } counts_t;
 
 /* ---- life cycle ---- */
@@ -461,7 +461,7 @@ static int s_conflict(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, const cau
  * MBI-month. Nothing to do when there is no live current claim (none, already
  * withdrawn, or DENIED). */
 static int s_withdraw(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, const cause_t *why,
-                      const char *key, int32_t month, const char *reason, counts_t *n)
+                      const char *key, int32_t month, const char *reason)
 {
     claim_t *cl = s_current(b, txn, key);
     if (!cl || !s_live(cl)) {
@@ -480,13 +480,11 @@ static int s_withdraw(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, const cau
         rc = s_event(w, txn, why, "claim.withdraw", key, &cl->base);
     if (rc == 0)
         rc = s_holder_drop(b, txn, cl->mbi, month, key);
-    if (rc == 0) {
-        n->withdrawn++;
+    if (rc == 0)
         ccm_warn("event=claim_withdraw id=%s was=%s reason=\"%s\" cause=\"%s\"", cl->id,
                  protobuf_c_enum_descriptor_get_value(&ccm__billing__claim_status__descriptor, was)
                      ->name,
                  reason, why->cause);
-    }
     ccm__billing__claim__free_unpacked(cl, NULL);
     return rc;
 }
@@ -545,7 +543,7 @@ static int s_settle_missed(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, cons
     }
     if (rc == 0)
         rc = s_del(txn, b->conflicts, key); /* not billable: nobody to conflict with */
-    return rc ? rc : s_withdraw(b, w, txn, why, key, m->month, reason, n);
+    return rc ? rc : s_withdraw(b, w, txn, why, key, m->month, reason);
 }
 
 /* lib/rules dropped lines of the month for the timely filing limit. */
@@ -767,7 +765,7 @@ static int s_settle(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, const cause
         if (rc == 0)
             rc = s_del(txn, b->conflicts, other);
         if (rc == 0)
-            rc = s_withdraw(b, w, txn, why, other, month, reason, n);
+            rc = s_withdraw(b, w, txn, why, other, month, reason);
         if (rc == 0 && m.mbi[0])
             rc = s_holder_drop(b, txn, m.mbi, month, other);
     }
@@ -895,7 +893,7 @@ static int s_settle_dirty(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, int64
 /* Periodic: settles what late data marked. */
 static int s_settle_tick(ccm_worker_t *w, MDB_txn *txn, int64_t now_us, void *ctx)
 {
-    counts_t n = {0, 0, 0, 0, 0};
+    counts_t n = {0, 0, 0, 0};
     return s_settle_dirty(ctx, w, txn, now_us, NULL, S_SETTLE_BATCH, &n);
 }
 
@@ -906,7 +904,7 @@ static int s_settle_tick(ccm_worker_t *w, MDB_txn *txn, int64_t now_us, void *ct
 static int s_close_clinic(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, const cause_t *why,
                           const clinic_t *c, int32_t month, counts_t *n)
 {
-    counts_t late = {0, 0, 0, 0, 0};
+    counts_t late = {0, 0, 0, 0};
     int rc = s_settle_dirty(b, w, txn, why->now_us, c->id, 0, &late);
     if (rc)
         return rc;
@@ -1035,7 +1033,7 @@ static int s_auto_close(ccm_worker_t *w, MDB_txn *txn, int64_t now_us, void *ctx
         ccm_month_text(month, text);
         snprintf(cause, sizeof cause, "auto_close %s", text);
         cause_t why = {"", "billing", now_us, cause};
-        counts_t n = {0, 0, 0, 0, 0};
+        counts_t n = {0, 0, 0, 0};
         ccm_info("event=auto_close clinic=%s month=%s", c->id, text);
         int rc = s_close_clinic(b, w, txn, &why, c, month, &n);
         if (rc)
@@ -1086,7 +1084,7 @@ static int s_close(ccm_billing_t *b, ccm_worker_t *w, MDB_txn *txn, ccm_worker_c
     char cause[S_CAUSE_MAX];
     snprintf(cause, sizeof cause, "close_month request %s", call->request_id);
     cause_t why = {call->request_id, call->principal, call->now_us, cause};
-    counts_t n = {0, 0, 0, 0, 0};
+    counts_t n = {0, 0, 0, 0};
     for (size_t i = 0; i < ccm_clinics_count(b->clinics); i++) {
         const clinic_t *c = ccm_clinics_at(b->clinics, i);
         if (in->clinic[0] && strcmp(in->clinic, c->id) != 0)
