@@ -3,6 +3,15 @@
  * timetrack (month status, thresholds) and billing (claims) both evaluate
  * through this module, so their answers cannot differ.
  *
+ * A month is judged by the facts in force during it, never by today's: the
+ * patient's history (billing practitioner, payer and QMB periods, condition
+ * attestations, every consent with its interval, death) goes to lib/rules'
+ * ccm_rules_month(), which picks one program and one practitioner for the month.
+ * Records written before enrollment kept histories have none: their current
+ * billing practitioner, payer, QMB and condition attestation then hold since
+ * before any month, and a consent ended by a practitioner change (status
+ * PRACTITIONER_CHANGED without ended_us) ends at the end of its effective_until day.
+ *
  * Databases (named here, opened by the service): patients (clinic mrn ->
  * enrollment Patient), people (clinic id|npi -> 'P'|'S' + Practitioner|Staff),
  * careplans (clinic mrn program -> careplan CarePlan), entries (clinic id ->
@@ -64,25 +73,34 @@ typedef struct {
     ccm_clinic_t type;
 } ccm_month_clinic_t;
 
-#define CCM_MONTH_EVIDENCE_MAX 256
-
 /* The outcome of one patient-month and what produced it (for claims). */
 typedef struct {
-    ccm_decision_t d; /* lib/rules' decision */
-    int32_t month;    /* y*12 + m-1 */
-    ccm_program_t program;
+    ccm_decision_t d;      /* lib/rules' decision for the case it selected */
+    int32_t month;         /* y*12 + m-1 */
+    ccm_program_t program; /* the one program the month is judged for */
     char mbi[12];
-    char billing_npi[11];
-    char consent_id[96]; /* the consent in force, "" if none */
-    uint32_t care_plan_version;
-    char **entry_ids; /* owned: active entries that touch the month */
+    char billing_npi[11];       /* the selected case's billing practitioner, "" if none */
+    char consent_id[96];        /* the selected case's consent, "" if none */
+    uint32_t care_plan_version; /* the program's established care plan version, 0 if none */
+    char **entry_ids;           /* owned: active entries that touch the month */
     size_t n_entry_ids;
-    char **diagnoses; /* owned: ICD-10-CM, chronic and attested first */
+    char **diagnoses; /* owned: ICD-10-CM of the conditions whose attestation
+                         applies to the month, chronic with attested risk first */
     size_t n_diagnoses;
 } ccm_month_t;
 
-/* Evaluates one patient-month. out must be zeroed or cleared before; free with
- * ccm_month_clear(). 0, CCM_ENOTFOUND (patient unknown), CCM_EIO. */
+/* Judges one patient-month. filing_day: the clinic-local day a claim would be
+ * filed on, for the timely filing limit (cfg->timely_filing_months); 0 = not
+ * checked. out must be zeroed or cleared before; free with ccm_month_clear().
+ * Every active time entry touching the month is evaluated (no limit).
+ * 0, CCM_ENOTFOUND (patient unknown), CCM_EINVAL (the stored facts or entries are
+ * malformed; logged with the clinic, MRN, month and entry), CCM_EIO. */
+int ccm_month_judge(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
+                    const ccm_fees_t *fees, const ccm_month_clinic_t *clinic, const char *mrn,
+                    int32_t month, int32_t filing_day, ccm_month_t *out);
+
+/* ccm_month_judge() without the timely filing check: what the month is worth
+ * (timetrack's month status). Same results. */
 int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
                    const ccm_fees_t *fees, const ccm_month_clinic_t *clinic, const char *mrn,
                    int32_t month, ccm_month_t *out);

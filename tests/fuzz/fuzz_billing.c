@@ -50,10 +50,26 @@ static ccm_worker_t *s_worker(void)
     con.billing_npi = "1234567893", con.at_us = 1758000000LL * 1000000;
     con.status = CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE;
     Ccm__Enrollment__Consent *cons[] = {&con};
+    /* The history enrollment keeps: the month is judged by the facts in force then
+     * (a payer change from 2025-11 on, a later attestation of the first condition). */
+    Ccm__Enrollment__Attestation a1 = CCM__ENROLLMENT__ATTESTATION__INIT, a2 = a1;
+    a1.chronic = 1, a1.high_risk = 1, a1.expected_months = 24;
+    a2.chronic = 1, a2.expected_months = 6, a2.from_us = 1762000000LL * 1000000;
+    Ccm__Enrollment__Attestation *atts[] = {&a1, &a2};
+    c1.attestations = atts, c1.n_attestations = 2;
+    Ccm__Enrollment__BillingPeriod bp = CCM__ENROLLMENT__BILLING_PERIOD__INIT;
+    bp.npi = "1234567893";
+    Ccm__Enrollment__BillingPeriod *bps[] = {&bp};
+    Ccm__Enrollment__PayerPeriod pp1 = CCM__ENROLLMENT__PAYER_PERIOD__INIT, pp2 = pp1;
+    pp1.payer = "MEDICARE_B";
+    pp2.payer = "COMMERCIAL", pp2.from_us = 1761969600LL * 1000000;
+    Ccm__Enrollment__PayerPeriod *pps[] = {&pp1, &pp2};
     Ccm__Enrollment__Patient p = CCM__ENROLLMENT__PATIENT__INIT;
     p.clinic = "C01", p.mrn = "1042", p.mbi = "1EG4TE5MK73", p.billing_npi = "1234567893";
     p.conditions = conds, p.n_conditions = 2, p.consents = cons, p.n_consents = 1;
     p.eligibility = CCM__ENROLLMENT__ELIGIBILITY__CCM_ELIGIBLE;
+    p.billing_history = bps, p.n_billing_history = 1;
+    p.payer_history = pps, p.n_payer_history = 2;
     fuzz_feed(w, "enrollment", 2, "consent.recorded", &p.base);
     Ccm__Timetrack__TimeEntry e = CCM__TIMETRACK__TIME_ENTRY__INIT;
     e.id = "MANUAL:f1", e.clinic = "C01", e.mrn = "1042", e.performer = "rn1";

@@ -21,6 +21,14 @@ SEEDS = {
     "missed": ld(20, ld(1, "C01")),
     "report": ld(21, ld(1, "C01")),
     "no_request_id": ld(16, ld(1, "2025-10")),
+    # a later month: the payer history makes it commercial; closing it settles the
+    # months marked for re-judging first
+    "close_next": ld(1, "r8") + ld(16, ld(1, "2025-11")),
+    "ack_paid": ld(1, "r9") + ld(19, ld(1, "C01/1042/2025-10/CCM#v1") + uint(2, 4)),
+    "ack_withdraw_needed": ld(1, "r10") + ld(19, ld(1, "C01/1042/2025-10/CCM#v1") +
+                                             uint(2, 7)),
+    "report_month": ld(21, ld(1, "C01") + ld(2, "2025-10")),
+    "list_all": ld(18, ld(1, "C01")),
 }
 
 os.makedirs(OUT, exist_ok=True)
