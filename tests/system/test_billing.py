@@ -184,7 +184,9 @@ def test_complex_ccm_and_payer_come_from_enrollment():
         billable(s, minutes=(50, 45))          # 95 minutes of staff time
         s.ctl("patient", "complexity", "--clinic", "C01", "--mrn", "1042", "--month", "2026-10")
         billable(s, clinic="C02", mrn="55", mbi="5EG4TE5MK73")
-        s.ctl("patient", "payer", "--clinic", "C02", "--mrn", "55", "--payer", "COMMERCIAL")
+        # Covered commercially since before October: October is not a Part B month.
+        s.ctl("patient", "payer", "--clinic", "C02", "--mrn", "55", "--payer", "COMMERCIAL",
+              "--from", "2026-09-01T00:00:00Z")
         caught_up(s)
         s.ctl("month", "close", "--month", "2026-10")
         [c] = claims(s)
