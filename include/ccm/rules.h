@@ -581,6 +581,13 @@ typedef struct {
 const ccm_attestation_t *ccm_rules_attestation(const ccm_condition_facts_t *c, int64_t ms,
                                                int64_t me);
 
+/* The attestation of f->conditions[i] that counts for the month [ms, me): as
+ * ccm_rules_attestation(), except that an ICD-10-CM code counts once a month —
+ * when a resolved condition and its later re-add both reach into the month,
+ * only the later record (higher index) counts. NULL when it does not count. */
+const ccm_attestation_t *ccm_rules_month_attestation(const ccm_facts_t *f, size_t i, int64_t ms,
+                                                     int64_t me);
+
 /* Bytes of scratch ccm_rules_month() needs for `f` (any alignment of the buffer;
  * it includes the slack). Depends on the numbers of conditions, time entries and
  * inpatient spans only. */

@@ -50,6 +50,18 @@ const ccm_attestation_t *ccm_rules_attestation(const ccm_condition_facts_t *c, i
     return best;
 }
 
+const ccm_attestation_t *ccm_rules_month_attestation(const ccm_facts_t *f, size_t i, int64_t ms,
+                                                     int64_t me)
+{
+    const ccm_condition_facts_t *c = &f->conditions[i];
+    const ccm_attestation_t *a = ccm_rules_attestation(c, ms, me);
+    for (size_t j = i + 1; a && c->icd10 && j < f->n_conditions; j++)
+        if (f->conditions[j].icd10 && strcmp(f->conditions[j].icd10, c->icd10) == 0 &&
+            ccm_rules_attestation(&f->conditions[j], ms, me))
+            a = NULL;
+    return a;
+}
+
 static bool s_practitioner(ccm_role_t r)
 {
     return r == CCM_ROLE_PHYSICIAN || r == CCM_ROLE_NP || r == CCM_ROLE_PA || r == CCM_ROLE_CNS ||
@@ -240,7 +252,7 @@ int ccm_rules_month(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const
     c.clinic = f->clinic;
     s_payer(f, ms, &c.payer, &c.qmb);
     for (size_t i = 0; i < f->n_conditions; i++) {
-        const ccm_attestation_t *a = ccm_rules_attestation(&f->conditions[i], ms, me);
+        const ccm_attestation_t *a = ccm_rules_month_attestation(f, i, ms, me);
         if (a)
             conds[c.n_conditions++] = a->c;
     }

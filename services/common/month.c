@@ -604,7 +604,7 @@ static void s_diagnoses(const facts_t *x, int64_t ms, int64_t me, ccm_month_t *o
     out->diagnoses = s_calloc(x->f.n_conditions, sizeof *out->diagnoses);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < x->f.n_conditions; i++) {
-            const ccm_attestation_t *a = ccm_rules_attestation(&x->f.conditions[i], ms, me);
+            const ccm_attestation_t *a = ccm_rules_month_attestation(&x->f, i, ms, me);
             if (!a || (pass == 0) != (a->c.chronic && a->c.high_risk))
                 continue;
             out->diagnoses[out->n_diagnoses++] = s_dup(x->f.conditions[i].icd10);

@@ -1127,9 +1127,10 @@ static void facts_of(const tc_t *t, fc_t *x)
     x->payer[0] = (ccm_payer_period_t){CCM_INSTANT_NONE, c->payer, c->qmb};
     f->payers = x->payer;
     f->n_payers = 1;
+    static const char *const codes[] = {"I10", "E11.9", "I50.9", "N18.3"};
     for (size_t i = 0; i < c->n_conditions; i++) {
         x->att[i][0] = (ccm_attestation_t){CCM_INSTANT_NONE, c->conditions[i]};
-        x->cond[i] = (ccm_condition_facts_t){"I10", CCM_INSTANT_NONE, x->att[i], 1};
+        x->cond[i] = (ccm_condition_facts_t){codes[i % 4], CCM_INSTANT_NONE, x->att[i], 1};
     }
     f->conditions = x->cond;
     f->n_conditions = c->n_conditions;
@@ -1575,6 +1576,23 @@ static void t_attestation(void **state)
     ccm_attestation_t same[2] = {{CCM_INSTANT_NONE, {true, 12, true}}, {CCM_INSTANT_NONE, {true, 3, true}}};
     ccm_condition_facts_t dup = {"I10", CCM_INSTANT_NONE, same, 2};
     assert_ptr_equal(ccm_rules_attestation(&dup, ms, me), &same[1]);
+    /* resolved on the 10th and added again on the 20th: the code counts once in
+     * March (the re-add), the resolved record alone in February */
+    ccm_attestation_t readd = {I("2025-03-20T10:00:00-04:00"), {true, 12, true}};
+    ccm_condition_facts_t conds[3] = {
+        {"E11.9", I("2025-03-10T00:00:00-05:00"), att, 1},
+        {"I10", CCM_INSTANT_NONE, att, 1},
+        {"E11.9", CCM_INSTANT_NONE, &readd, 1},
+    };
+    ccm_facts_t f;
+    memset(&f, 0, sizeof f);
+    f.conditions = conds;
+    f.n_conditions = 3;
+    assert_null(ccm_rules_month_attestation(&f, 0, ms, me));
+    assert_ptr_equal(ccm_rules_month_attestation(&f, 1, ms, me), &att[0]);
+    assert_ptr_equal(ccm_rules_month_attestation(&f, 2, ms, me), &readd);
+    assert_ptr_equal(ccm_rules_month_attestation(&f, 0, ms - 28 * 86400, ms), &att[0]);
+    assert_null(ccm_rules_month_attestation(&f, 2, ms - 28 * 86400, ms));
 }
 
 /* The month's conditions, complex flag and care plan come from the facts of that month. */
