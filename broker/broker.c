@@ -61,6 +61,9 @@
  * zmq_close(); binding its endpoint again is retried this often, this long. */
 #define S_REBIND_RETRY_MS 20
 #define S_REBIND_WAIT_MS 3000
+/* A peer without CURVE (or with it, to a broker without) reconnects every
+ * 100 ms or so: that failure is logged at most this often (with a count). */
+#define S_HANDSHAKE_LOG_MS 10000
 
 typedef struct service service_t;
 
@@ -95,22 +98,10 @@ struct service {
 
 struct ccm_broker {
     void *ctx;
-    char *endpoint;     /* owned copies of the bind endpoints, for rebinding */
-    char *doorbell_in;  /* or NULL */
-    char *doorbell_out; /* or NULL */
-    int64_t maxmsgsize;
-    unsigned binding;        /* how many times the sockets were bound (monitor names) */
-    bool curve;              /* keys on: CURVE servers, ZAP, principals from the allow list */
-    ccm_auth_cert_t own;     /* our key pair (curve) */
-    char *allow_dir;         /* owned (curve) */
-    ccm_auth_allow_t *allow; /* the admitted keys now (curve) */
-    uint64_t allow_digest;   /* of allow_dir when it was read */
-    int64_t allow_check_at;  /* next look at allow_dir, monotonic ms */
-    ccm_auth_zap_t *zap;     /* the ZAP handler (curve) */
-    void *router;            /* 7/MDP */
-    void *xsub;              /* doorbells in (from services' PUB) */
-    void *xpub;              /* doorbells out (to subscribers' SUB) */
-    void *monitor;           /* PAIR receiving the ROUTER's connection events */
+    void *router;  /* 7/MDP */
+    void *xsub;    /* doorbells in (from services' PUB) */
+    void *xpub;    /* doorbells out (to subscribers' SUB) */
+    void *monitor; /* PAIR receiving the ROUTER's connection events */
     worker_t *workers;
     service_t *services;
     size_t nservices;
@@ -119,6 +110,22 @@ struct ccm_broker {
     ccm_frames_t *in;     /* scratch: received message */
     ccm_frames_t *out;    /* scratch: message to send */
     int64_t heartbeat_at; /* next heartbeat round, monotonic ms */
+
+    char *endpoint;     /* owned copies of the bind endpoints, for rebinding */
+    char *doorbell_in;  /* or NULL */
+    char *doorbell_out; /* or NULL */
+    int64_t maxmsgsize;
+    unsigned binding;         /* how many times the sockets were bound (monitor names) */
+    int64_t handshake_logged; /* when a CURVE mismatch was last logged, monotonic ms */
+    uint64_t handshake_quiet; /* CURVE mismatches not logged since */
+
+    bool curve;              /* keys on: CURVE servers, ZAP, principals from the allow list */
+    ccm_auth_cert_t own;     /* our key pair (curve) */
+    char *allow_dir;         /* owned (curve) */
+    ccm_auth_allow_t *allow; /* the admitted keys now (curve) */
+    uint64_t allow_digest;   /* of allow_dir when it was read */
+    int64_t allow_check_at;  /* next look at allow_dir, monotonic ms */
+    ccm_auth_zap_t *zap;     /* the ZAP handler (curve) */
 };
 
 static int64_t s_now(void)
@@ -817,11 +824,27 @@ static void s_on_monitor(ccm_broker_t *b)
             ccm_debug("event=handshake_failed endpoint=%.*s code=%u reason=\"authentication "
                       "refused\"",
                       len, ep, value); /* the ZAP handler logged why */
-        else
-            ccm_warn("event=handshake_failed endpoint=%.*s code=%u reason=\"%s\"", len, ep, value,
-                     event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                         ? "ZMTP protocol error (not a ZeroMQ peer, or garbage bytes)"
-                         : "handshake failed (no CURVE, or the wrong broker key?)");
+        else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH && b->handshake_logged &&
+                 s_now() - b->handshake_logged < S_HANDSHAKE_LOG_MS)
+            b->handshake_quiet++; /* a misconfigured peer retrying: said already */
+        else {
+            ccm_warn("event=handshake_failed endpoint=%.*s code=%u reason=\"%s\" not_logged=%llu",
+                     len, ep, value,
+                     value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                         ? (b->curve ? "ZMTP protocol error: security mechanism mismatch (the "
+                                       "peer does not use CURVE: it needs key and broker_key)"
+                                     : "ZMTP protocol error: security mechanism mismatch (the "
+                                       "peer uses CURVE, this broker has no key; or garbage)")
+                     : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                         ? "ZMTP protocol error (not a ZeroMQ peer, garbage bytes, or the wrong "
+                           "broker key)"
+                         : "handshake failed",
+                     (unsigned long long)b->handshake_quiet);
+            if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+                b->handshake_logged = s_now();
+                b->handshake_quiet = 0;
+            }
+        }
     }
     ccm_frames_clear(b->in);
 }

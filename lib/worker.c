@@ -5,6 +5,7 @@
 #include "ccm/worker.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "ccm/wire.h"
 
 /* Longest principal accepted from the broker (bytes). */
-#define S_PRINCIPAL_MAX 256
+#define S_PRINCIPAL_MAX CCM_PRINCIPAL_MAX
 /* Pause before reconnecting to a broker that went silent. */
 #define S_RECONNECT_MS 250
 /* Followed streams and periodic tasks per worker. */
@@ -102,6 +103,9 @@ struct ccm_worker {
     uint64_t commit_us_last;
     uint64_t commit_us_max;
     int64_t started_us;
+
+    bool curve_on;          /* every socket is a CURVE client with `curve` */
+    ccm_auth_curve_t curve; /* our keys and the broker's public key */
 };
 
 static int64_t s_now_us(void)
@@ -353,15 +357,29 @@ static int s_ready(ccm_frames_t *out, const char *service)
     return ccm_mdp_worker_ready(out, service);
 }
 
+/* A new socket of type connected to ep with our options (CURVE with keys), or
+ * NULL (the caller logs). */
+static void *s_socket(ccm_worker_t *w, int type, const char *ep)
+{
+    void *s = zmq_socket(w->zctx, type);
+    if (!s)
+        return NULL;
+    if (ccm_wire_socket_defaults(s, w->maxmsgsize) != 0 ||
+        (w->curve_on && ccm_auth_curve_client(s, &w->curve) != 0) || zmq_connect(s, ep) != 0) {
+        int e = zmq_errno();
+        zmq_close(s);
+        errno = e;
+        return NULL;
+    }
+    return s;
+}
+
 static int s_connect(ccm_worker_t *w)
 {
     if (w->sock)
         zmq_close(w->sock);
-    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->sock)
-        return CCM_EIO;
-    if (ccm_wire_socket_defaults(w->sock, w->maxmsgsize) != 0 ||
-        zmq_connect(w->sock, w->broker) != 0) {
+    w->sock = s_socket(w, ZMQ_DEALER, w->broker);
+    if (!w->sock) {
         ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
                   zmq_strerror(zmq_errno()));
         return CCM_EIO;
@@ -393,6 +411,10 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     w->ctx = o->ctx;
     w->batch_max = o->batch_max ? o->batch_max : 256;
     w->maxmsgsize = o->maxmsgsize;
+    if (o->curve) {
+        w->curve_on = true;
+        w->curve = *o->curve;
+    }
     w->started_us = s_now_us();
     w->items = calloc(w->batch_max, sizeof *w->items);
     w->item_ptrs = calloc(w->batch_max, sizeof *w->item_ptrs);
@@ -439,9 +461,8 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     if (s_connect(w) != 0)
         goto fail;
     if (w->doorbell) {
-        w->pub = zmq_socket(w->zctx, ZMQ_PUB);
-        if (!w->pub || ccm_wire_socket_defaults(w->pub, w->maxmsgsize) != 0 ||
-            zmq_connect(w->pub, w->doorbell) != 0) {
+        w->pub = s_socket(w, ZMQ_PUB, w->doorbell);
+        if (!w->pub) {
             ccm_error("event=doorbell_connect_failed endpoint=%s error=\"%s\"", w->doorbell,
                       zmq_strerror(zmq_errno()));
             goto fail;
@@ -487,6 +508,7 @@ void ccm_worker_destroy(ccm_worker_t **p)
     ccm_frames_destroy(&w->out);
     ccm_stream_destroy(&w->stream);
     ccm_store_destroy(&w->store);
+    explicit_bzero(&w->curve, sizeof w->curve);
     free(w->service);
     free(w->broker);
     free(w->doorbell);
@@ -648,9 +670,8 @@ static int s_fetch_connect(ccm_worker_t *w)
 {
     if (w->fetch_sock)
         zmq_close(w->fetch_sock);
-    w->fetch_sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->fetch_sock || ccm_wire_socket_defaults(w->fetch_sock, w->maxmsgsize) != 0 ||
-        zmq_connect(w->fetch_sock, w->broker) != 0) {
+    w->fetch_sock = s_socket(w, ZMQ_DEALER, w->broker);
+    if (!w->fetch_sock) {
         ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
                   zmq_strerror(zmq_errno()));
         return CCM_EIO;
@@ -666,9 +687,8 @@ static int s_follow_start(ccm_worker_t *w)
     if (s_fetch_connect(w) != 0)
         return CCM_EIO;
     if (w->subscribe) {
-        w->sub = zmq_socket(w->zctx, ZMQ_SUB);
-        if (!w->sub || ccm_wire_socket_defaults(w->sub, w->maxmsgsize) != 0 ||
-            zmq_connect(w->sub, w->subscribe) != 0) {
+        w->sub = s_socket(w, ZMQ_SUB, w->subscribe);
+        if (!w->sub) {
             ccm_error("event=subscribe_failed endpoint=%s error=\"%s\"", w->subscribe,
                       zmq_strerror(zmq_errno()));
             return CCM_EIO;
