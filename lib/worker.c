@@ -21,6 +21,11 @@
 #define S_PRINCIPAL_MAX CCM_PRINCIPAL_MAX
 /* Pause before reconnecting to a broker that went silent. */
 #define S_RECONNECT_MS 250
+/* A DISCONNECT this soon after READY is a refusal (with keys: a key that may not
+ * serve this service); registering again is then delayed, doubling from
+ * S_RECONNECT_MS up to S_REFUSED_MAX_MS, instead of spinning. */
+#define S_REFUSED_WINDOW_MS 1000
+#define S_REFUSED_MAX_MS 5000
 /* Followed streams and periodic tasks per worker. */
 #define S_FOLLOW_MAX 8
 #define S_TICK_MAX 4
@@ -918,6 +923,8 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
     const int64_t expiry = (int64_t)CCM_HEARTBEAT_MS * CCM_HEARTBEAT_LIVENESS;
     int64_t heard = s_mono_ms();
     int64_t heartbeat_at = heard + CCM_HEARTBEAT_MS;
+    int64_t connected_at = heard; /* when READY was last sent */
+    int refused_ms = 0;           /* back-off after a refused READY */
     if (s_follow_start(w) != 0)
         return CCM_EIO;
     while (!*stop) {
@@ -973,8 +980,19 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
                     if (s_take_request(w, it, &v))
                         n++;
                 } else if (v.command == CCM_MDPW_DISCONNECT) {
-                    ccm_info("event=disconnect_from_broker");
                     reconnect = true;
+                    if (heard - connected_at >= S_REFUSED_WINDOW_MS) {
+                        ccm_info("event=disconnect_from_broker");
+                        refused_ms = 0;
+                        break;
+                    }
+                    refused_ms = refused_ms ? refused_ms * 2 : S_RECONNECT_MS;
+                    if (refused_ms > S_REFUSED_MAX_MS)
+                        refused_ms = S_REFUSED_MAX_MS;
+                    ccm_warn("event=registration_refused service=%s retry_ms=%d reason=\"the "
+                             "broker answered READY with DISCONNECT: with keys, ours must have "
+                             "role service:%s and be in the broker's allow directory\"",
+                             w->service, refused_ms, w->service);
                     break;
                 } else if (v.command != CCM_MDPW_HEARTBEAT) {
                     ccm_warn("event=bad_command command=%d", v.command);
@@ -991,9 +1009,13 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
             reconnect = true;
         }
         if (reconnect) {
+            if (refused_ms) {
+                struct timespec ts = {refused_ms / 1000, (long)(refused_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* unregistered: nothing to serve meanwhile */
+            }
             if (s_connect(w) != 0)
                 return CCM_EIO;
-            heard = s_mono_ms();
+            heard = connected_at = s_mono_ms();
             heartbeat_at = heard + CCM_HEARTBEAT_MS;
         } else if (now >= heartbeat_at) {
             s_send_cmd(w, ccm_mdp_worker_heartbeat);

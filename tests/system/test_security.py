@@ -228,6 +228,21 @@ def test_only_a_service_key_registers_as_that_service():
         for w in (unlisted, coordinator, timetrack, again):
             assert never_a_request(w, 300), "a rogue worker received a request"
         assert s.ctl_json("ping")["services"]["enrollment"] is False
+        # the real binary with another service's key is refused too, and backs off
+        refused = s.log("broker").count("event=ready_refused")
+        log = open(os.path.join(s.dir, "wrong-key.log"), "wb")
+        p = subprocess.Popen([s.binary("enrollment"), "--config", s.config, "--key",
+                              s.key("timetrack", "key"), "--data", os.path.join(s.dir, "e2")],
+                             stdout=log, stderr=log)
+        try:
+            time.sleep(3.0)  # a window to count refusals in, not a wait for a condition
+            n = s.log("broker").count("event=ready_refused") - refused
+            assert 1 <= n <= 6, "%d refused READYs in 3 s" % n
+            assert s.ctl_json("ping")["services"]["enrollment"] is False
+            assert "event=registration_refused" in open(log.name).read()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
 
 
 def test_principal_is_the_callers_and_doorbells_need_a_key():
