@@ -262,6 +262,52 @@ int ccm_auth_principal(const ccm_auth_cert_t *c, char *out, size_t len)
     return n < 0 || (size_t)n >= len ? CCM_EINVAL : 0;
 }
 
+int ccm_auth_principal_parse(const char *principal, ccm_auth_principal_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (principal && strcmp(principal, CCM_PRINCIPAL_DEV) == 0) {
+        s_copy(out->role, sizeof out->role, CCM_PRINCIPAL_DEV);
+        s_copy(out->clinics, sizeof out->clinics, "*");
+        s_copy(out->name, sizeof out->name, CCM_PRINCIPAL_DEV);
+        return 0;
+    }
+    const char *name = principal ? strrchr(principal, ':') : NULL;
+    const char *clinics = NULL;
+    for (const char *p = name; p && p > principal && !clinics;)
+        if (*--p == ':')
+            clinics = p;
+    if (!clinics || (size_t)(clinics - principal) > CCM_AUTH_ROLE_MAX ||
+        (size_t)(name - clinics - 1) > CCM_AUTH_CLINICS_MAX)
+        return CCM_EINVAL;
+    memcpy(out->role, principal, (size_t)(clinics - principal));
+    memcpy(out->clinics, clinics + 1, (size_t)(name - clinics - 1));
+    bool ok = s_copy(out->name, sizeof out->name, name + 1) && ccm_auth_role_valid(out->role) &&
+              out->clinics[0] && s_clinics_valid(out->clinics) &&
+              ccm_auth_name_valid(out->name, CCM_AUTH_NAME_MAX);
+    if (!ok) {
+        memset(out, 0, sizeof *out);
+        return CCM_EINVAL;
+    }
+    return 0;
+}
+
+bool ccm_auth_principal_in_clinic(const ccm_auth_principal_t *p, const char *clinic)
+{
+    if (strcmp(p->clinics, "*") == 0)
+        return true;
+    size_t n = strlen(clinic);
+    for (const char *c = p->clinics; *c;) {
+        const char *end = strchr(c, ',');
+        size_t len = end ? (size_t)(end - c) : strlen(c);
+        if (len == n && n > 0 && memcmp(c, clinic, n) == 0)
+            return true;
+        if (!end)
+            break;
+        c = end + 1;
+    }
+    return false;
+}
+
 /* ---- writing keys ---- */
 
 static bool s_exists(const char *path)

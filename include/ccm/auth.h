@@ -72,6 +72,20 @@ int ccm_auth_load_public(const char *path, ccm_auth_cert_t *out, char *err, size
  * no valid role or name or the principal would exceed len - 1 bytes. */
 int ccm_auth_principal(const ccm_auth_cert_t *c, char *out, size_t len);
 
+/* A principal split into its parts (for the services' authorisation). */
+typedef struct {
+    char role[CCM_AUTH_ROLE_MAX + 1];       /* e.g. "coordinator", "service:billing", "dev" */
+    char clinics[CCM_AUTH_CLINICS_MAX + 1]; /* "c1,c2" or "*" */
+    char name[CCM_AUTH_NAME_MAX + 1];
+} ccm_auth_principal_t;
+
+/* Splits "ROLE:CLINICS:NAME" (from the right: a service role holds a colon);
+ * "dev" gives role "dev", clinics "*", name "dev". 0, or CCM_EINVAL when
+ * principal is neither (*out is then empty). */
+int ccm_auth_principal_parse(const char *principal, ccm_auth_principal_t *out);
+/* True when p's clinic scope includes clinic ("*" includes every clinic). */
+bool ccm_auth_principal_in_clinic(const ccm_auth_principal_t *p, const char *clinic);
+
 /* ---- connecting: the keys of a client-side socket ---- */
 
 typedef struct {

@@ -210,6 +210,26 @@ static void test_principal_and_roles(void **state)
     assert_string_equal(p, "service:timetrack:*:timetrack");
     c.role[0] = '\0';
     assert_int_equal(ccm_auth_principal(&c, p, sizeof p), CCM_EINVAL);
+    /* and back into its parts */
+    ccm_auth_principal_t pp;
+    assert_int_equal(ccm_auth_principal_parse("service:timetrack:*:timetrack", &pp), 0);
+    assert_string_equal(pp.role, "service:timetrack");
+    assert_string_equal(pp.clinics, "*");
+    assert_string_equal(pp.name, "timetrack");
+    assert_true(ccm_auth_principal_in_clinic(&pp, "C09"));
+    assert_int_equal(ccm_auth_principal_parse("coordinator:C01,C02:alice", &pp), 0);
+    assert_string_equal(pp.role, "coordinator");
+    assert_true(ccm_auth_principal_in_clinic(&pp, "C02"));
+    assert_false(ccm_auth_principal_in_clinic(&pp, "C0"));
+    assert_false(ccm_auth_principal_in_clinic(&pp, "C03"));
+    assert_int_equal(ccm_auth_principal_parse("dev", &pp), 0);
+    assert_string_equal(pp.role, "dev");
+    assert_true(ccm_auth_principal_in_clinic(&pp, "C01"));
+    static const char *const bad[] = {"",         "admin",    "admin:*",         "root:*:x",
+                                      "admin::x", "admin:*:", "admin:C01;C02:x", "service::*:x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (ccm_auth_principal_parse(bad[i], &pp) != CCM_EINVAL)
+            fail_msg("\"%s\" parsed as a principal", bad[i]);
     /* endpoints: without keys only loopback */
     assert_int_equal(ccm_auth_endpoint_check("tcp://127.0.0.1:1", false, "t"), 0);
     assert_int_equal(ccm_auth_endpoint_check("tcp://0.0.0.0:1", false, "t"), CCM_EINVAL);
