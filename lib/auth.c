@@ -596,7 +596,8 @@ int ccm_auth_allow_load(const char *dir, ccm_auth_allow_t **out)
         ccm_auth_allow_destroy(&a);
         return rc;
     }
-    qsort(a->e, a->n, sizeof *a->e, s_entry_cmp);
+    if (a->n > 1)
+        qsort(a->e, a->n, sizeof *a->e, s_entry_cmp);
     /* One public key in two certificates: which principal is it? Neither. */
     size_t w = 0;
     for (size_t i = 0; i < a->n;) {

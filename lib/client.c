@@ -66,6 +66,24 @@ ccm_client_t *ccm_client_new(const char *endpoint)
     return c;
 }
 
+ccm_client_t *ccm_client_new_config(const char *endpoint, const ccm_config_t *cfg,
+                                    const char *section)
+{
+    const char *key = ccm_config_get(cfg, section, "key", "");
+    const char *broker_key = ccm_config_get(cfg, section, "broker_key", "");
+    if (!key[0] && !broker_key[0])
+        return ccm_client_new(endpoint);
+    ccm_auth_curve_t curve;
+    char err[512];
+    if (ccm_auth_curve_load(key, broker_key, &curve, err, sizeof err) != 0) {
+        ccm_error("event=key_refused section=%s error=\"%s\"", section, err);
+        return NULL;
+    }
+    ccm_client_t *c = ccm_client_new_curve(endpoint, &curve);
+    explicit_bzero(&curve, sizeof curve);
+    return c;
+}
+
 ccm_client_t *ccm_client_new_curve(const char *endpoint, const ccm_auth_curve_t *curve)
 {
     if (!endpoint || ccm_auth_endpoint_check(endpoint, curve != NULL, "broker") != 0)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "ccm/auth.h"
+#include "ccm/config.h"
 
 typedef struct ccm_client ccm_client_t;
 
@@ -37,6 +38,11 @@ ccm_client_t *ccm_client_new(const char *endpoint);
 /* The same with explicit keys (copied), or curve NULL for none (the
  * environment is not looked at). */
 ccm_client_t *ccm_client_new_curve(const char *endpoint, const ccm_auth_curve_t *curve);
+/* The same with the keys of a program's own section: `key` and `broker_key` of
+ * [section] in cfg (e.g. [watch], [cdr]) when either is set, else
+ * $CCM_KEY/$CCM_BROKER_KEY, else none. cfg may be NULL. */
+ccm_client_t *ccm_client_new_config(const char *endpoint, const ccm_config_t *cfg,
+                                    const char *section);
 /* Closes the socket (pending requests are dropped); sets *p to NULL; safe twice. */
 void ccm_client_destroy(ccm_client_t **p);
 

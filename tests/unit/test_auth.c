@@ -16,6 +16,8 @@
 #include <zmq.h>
 
 #include "ccm/auth.h"
+#include "ccm/client.h"
+#include "ccm/config.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
 #include "ccm/wire.h"
@@ -357,6 +359,19 @@ static void test_zap_admits_listed_keys_only(void **state)
     assert_int_equal(ccm_auth_curve_load(path, bpath, &curve, err, sizeof err), 0);
     assert_false(s_connects(ctx, server, ep, &curve, zap, none, uid));
     ccm_auth_allow_destroy(&none);
+
+    /* a client configured from a program's section: keys there, or refused */
+    ccm_config_t *cfg = ccm_config_new();
+    s_path(path, sizeof path, "zap/allow", "in.key");
+    ccm_config_set(cfg, "watch", "key", path);
+    ccm_config_set(cfg, "watch", "broker_key", bpath);
+    ccm_client_t *cl = ccm_client_new_config("tcp://0.0.0.0:1", cfg, "watch");
+    assert_non_null(cl); /* keys: a non-loopback endpoint is allowed */
+    ccm_client_destroy(&cl);
+    ccm_config_set(cfg, "watch", "broker_key", "/nonexistent/broker.pub");
+    assert_null(ccm_client_new_config("tcp://127.0.0.1:1", cfg, "watch"));
+    assert_null(ccm_client_new_config("tcp://0.0.0.0:1", cfg, "cdr")); /* no keys there */
+    ccm_config_destroy(&cfg);
 
     zmq_close(server);
     ccm_auth_zap_destroy(&zap);
