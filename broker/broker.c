@@ -10,7 +10,18 @@
  * S_WORKER_CREDIT): services commit every request waiting in their socket in one
  * transaction, so feeding them one request at a time would defeat group commit.
  * Requests go to the live worker of the service with the fewest outstanding; among
- * equals, to the one that got work least recently, so workers take turns. */
+ * equals, to the one that got work least recently, so workers take turns.
+ *
+ * With a key ([broker] key, allow) every socket is a CURVE server and the ZAP
+ * handler, served in this thread, admits only the public keys of the allow
+ * directory. Each message is checked again against the current list (its
+ * connection's User-Id is the key), so a removed key is refused at once; the
+ * principal stamped on a request is the key's entry at that moment; only a
+ * service:NAME key may register as worker NAME. The list is re-read when the
+ * directory changes (checked every S_ALLOW_CHECK_MS) and on SIGHUP. ZeroMQ can
+ * not close one peer's connection of a bound socket, so when a key is removed
+ * every socket is closed and bound again: the removed key cannot reconnect,
+ * everyone else does (workers re-register within a heartbeat, clients retry). */
 #include "broker.h"
 
 #include <errno.h>
@@ -20,6 +31,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "ccm/auth.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
 #include "ccm/wire.h"
@@ -38,30 +50,41 @@
 #define S_SERVICES_MAX 1000
 /* Messages handled from one socket per poll round, so none starves the others. */
 #define S_DRAIN_MAX 1000
-/* Principal stamped on requests while CURVE/ZAP is not configured. */
-#define S_PRINCIPAL_DEV "dev"
 /* Longest peer identity (ZeroMQ's limit is 255). */
 #define S_ID_MAX 255
-/* Monitor address of the ROUTER (one broker per context). */
-#define S_MONITOR_EP "inproc://ccm-broker-monitor"
+/* Monitor address of the ROUTER (one broker per context), numbered per binding. */
+#define S_MONITOR_EP "inproc://ccm-broker-monitor-%u"
+/* How often the allow directory is checked for changes: a change takes effect
+ * within this (plus the time to re-read it), well inside the 5 s we promise. */
+#define S_ALLOW_CHECK_MS 1000
+/* A closed listening socket is released by ZeroMQ's I/O thread shortly after
+ * zmq_close(); binding its endpoint again is retried this often, this long. */
+#define S_REBIND_RETRY_MS 20
+#define S_REBIND_WAIT_MS 3000
+/* A peer without CURVE (or with it, to a broker without) reconnects every
+ * 100 ms or so: that failure is logged at most this often (with a count). */
+#define S_HANDSHAKE_LOG_MS 10000
 
 typedef struct service service_t;
 
 typedef struct worker {
     uint8_t id[S_ID_MAX]; /* ROUTER identity */
     size_t id_len;
-    service_t *service;  /* borrowed */
-    int64_t expiry;      /* monotonic ms after which it is dead */
-    size_t outstanding;  /* requests sent, not yet replied */
-    uint64_t last_sent;  /* dispatch sequence number of its latest request (turns) */
-    bool blocked;        /* its pipe was full; skipped until it sends something */
-    struct worker *next; /* in the broker's list of workers */
+    service_t *service;             /* borrowed */
+    int64_t expiry;                 /* monotonic ms after which it is dead */
+    size_t outstanding;             /* requests sent, not yet replied */
+    uint64_t last_sent;             /* dispatch sequence number of its latest request (turns) */
+    bool blocked;                   /* its pipe was full; skipped until it sends something */
+    char key[CCM_AUTH_KEY_LEN + 1]; /* its connection's public key; "" without keys */
+    struct worker *next;            /* in the broker's list of workers */
 } worker_t;
 
 typedef struct queued {
-    ccm_frames_t *msg; /* identity · "" · MDPC01 · service · body… */
-    size_t bytes;      /* sum of the frames' sizes */
-    int64_t at;        /* monotonic ms it arrived */
+    ccm_frames_t *msg;                     /* identity · "" · MDPC01 · service · body… */
+    size_t bytes;                          /* sum of the frames' sizes */
+    int64_t at;                            /* monotonic ms it arrived */
+    char key[CCM_AUTH_KEY_LEN + 1];        /* the client's public key; "" without keys */
+    char principal[CCM_PRINCIPAL_MAX + 1]; /* stamped when it arrived */
     struct queued *next;
 } queued_t;
 
@@ -87,6 +110,22 @@ struct ccm_broker {
     ccm_frames_t *in;     /* scratch: received message */
     ccm_frames_t *out;    /* scratch: message to send */
     int64_t heartbeat_at; /* next heartbeat round, monotonic ms */
+
+    char *endpoint;     /* owned copies of the bind endpoints, for rebinding */
+    char *doorbell_in;  /* or NULL */
+    char *doorbell_out; /* or NULL */
+    int64_t maxmsgsize;
+    unsigned binding;         /* how many times the sockets were bound (monitor names) */
+    int64_t handshake_logged; /* when a CURVE mismatch was last logged, monotonic ms */
+    uint64_t handshake_quiet; /* CURVE mismatches not logged since */
+
+    bool curve;              /* keys on: CURVE servers, ZAP, principals from the allow list */
+    ccm_auth_cert_t own;     /* our key pair (curve) */
+    char *allow_dir;         /* owned (curve) */
+    ccm_auth_allow_t *allow; /* the admitted keys now (curve) */
+    uint64_t allow_digest;   /* of allow_dir when it was read */
+    int64_t allow_check_at;  /* next look at allow_dir, monotonic ms */
+    ccm_auth_zap_t *zap;     /* the ZAP handler (curve) */
 };
 
 static int64_t s_now(void)
@@ -215,7 +254,8 @@ static worker_t *s_pick(ccm_broker_t *b, service_t *s)
  * as identity_w · "" · MDPW01 · 0x02 · client · "" · principal · body…
  * Returns 0, or CCM_EAGAIN with errno EHOSTUNREACH (the worker is gone) or
  * EAGAIN (its pipe is full). */
-static int s_forward_request(ccm_broker_t *b, worker_t *w, const ccm_frames_t *m)
+static int s_forward_request(ccm_broker_t *b, worker_t *w, const ccm_frames_t *m,
+                             const char *principal)
 {
     static const unsigned char cmd = CCM_MDPW_REQUEST;
     ccm_frames_t *o = b->out;
@@ -232,7 +272,7 @@ static int s_forward_request(ccm_broker_t *b, worker_t *w, const ccm_frames_t *m
     if (!rc)
         rc = ccm_frames_push(o, "", 0);
     if (!rc)
-        rc = ccm_frames_push_str(o, S_PRINCIPAL_DEV);
+        rc = ccm_frames_push_str(o, principal);
     if (!rc)
         rc = ccm_frames_append_from(o, m, 4);
     if (rc) {
@@ -282,7 +322,7 @@ static void s_dispatch(ccm_broker_t *b, service_t *s)
         worker_t *w = s_pick(b, s);
         if (!w)
             return;
-        int rc = s_forward_request(b, w, s->head->msg);
+        int rc = s_forward_request(b, w, s->head->msg, s->head->principal);
         int e = errno;
         if (rc == CCM_EAGAIN && e == EHOSTUNREACH) {
             s_worker_delete(b, w, false, "unreachable"); /* its connection is gone */
@@ -355,7 +395,9 @@ static void s_on_mmi(ccm_broker_t *b, const ccm_mdp_client_view_t *v)
     s_client_reply(b, ccm_frames_data(m, 0), ccm_frames_len(m, 0), service, code, NULL, 0);
 }
 
-static void s_on_client(ccm_broker_t *b, const ccm_mdp_client_view_t *v)
+/* who: the allow-list entry of the client's key, NULL without keys. */
+static void s_on_client(ccm_broker_t *b, const ccm_mdp_client_view_t *v,
+                        const ccm_auth_entry_t *who)
 {
     ccm_frames_t *m = b->in;
     char peer[40];
@@ -386,6 +428,9 @@ static void s_on_client(ccm_broker_t *b, const ccm_mdp_client_view_t *v)
     q->msg = copy;
     q->bytes = bytes;
     q->at = s_now();
+    snprintf(q->principal, sizeof q->principal, "%s", who ? who->principal : CCM_PRINCIPAL_DEV);
+    if (who)
+        memcpy(q->key, who->public_key, sizeof q->key);
     if (s->tail)
         s->tail->next = q;
     else
@@ -401,7 +446,9 @@ static void s_on_client(ccm_broker_t *b, const ccm_mdp_client_view_t *v)
 
 /* ---- messages from workers ---- */
 
-static void s_on_worker(ccm_broker_t *b, const ccm_mdp_worker_view_t *v)
+/* who: the allow-list entry of the worker's key, NULL without keys. */
+static void s_on_worker(ccm_broker_t *b, const ccm_mdp_worker_view_t *v,
+                        const ccm_auth_entry_t *who)
 {
     ccm_frames_t *m = b->in;
     char peer[40];
@@ -437,19 +484,31 @@ static void s_on_worker(ccm_broker_t *b, const ccm_mdp_worker_view_t *v)
         }
         if (id_len > S_ID_MAX)
             return;
+        if (b->curve && (strlen(who->service) != v->service_len ||
+                         memcmp(who->service, v->service, v->service_len) != 0)) {
+            /* Only the service's own key may take its traffic. */
+            ccm_warn("event=ready_refused peer=%s service=%.*s principal=%s reason=\"only a "
+                     "service:%.*s key may register as %.*s\"",
+                     s_peer(id, id_len, peer), (int)v->service_len, v->service, who->principal,
+                     (int)v->service_len, v->service, (int)v->service_len, v->service);
+            s_send_cmd(b, id, id_len, ccm_mdp_worker_disconnect);
+            return;
+        }
         service_t *s = s_service_require(b, v->service, v->service_len);
         if (!s || !(w = calloc(1, sizeof *w)))
             return;
         memcpy(w->id, id, id_len);
         w->id_len = id_len;
         w->service = s;
+        if (who)
+            memcpy(w->key, who->public_key, sizeof w->key);
         w->expiry = s_now() + (int64_t)CCM_HEARTBEAT_MS * CCM_HEARTBEAT_LIVENESS;
         w->last_sent = b->dispatched; /* joins the turn order as if just served */
         w->next = b->workers;
         b->workers = w;
         s->workers++;
-        ccm_info("event=worker_ready service=%s worker=%s workers=%zu", s->name,
-                 s_peer(id, id_len, peer), s->workers);
+        ccm_info("event=worker_ready service=%s worker=%s workers=%zu principal=%s", s->name,
+                 s_peer(id, id_len, peer), s->workers, who ? who->principal : CCM_PRINCIPAL_DEV);
         s_dispatch(b, s);
         return;
     }
@@ -525,12 +584,31 @@ static const char *s_worker_problem(const ccm_frames_t *m)
     }
 }
 
+/* The allow-list entry of the key a message came with (its connection's ZAP
+ * User-Id), or NULL when the key is no longer admitted. */
+static const ccm_auth_entry_t *s_sender(const ccm_broker_t *b, const ccm_frames_t *m, size_t i)
+{
+    return ccm_auth_allow_find(b->allow, ccm_frames_meta(m, i, "User-Id"));
+}
+
 static void s_on_router(ccm_broker_t *b)
 {
     ccm_frames_t *m = b->in;
     char peer[40];
     size_t n = ccm_frames_size(m);
     const char *who = s_peer(ccm_frames_data(m, 0), ccm_frames_len(m, 0), peer);
+    const ccm_auth_entry_t *sender = NULL;
+    if (b->curve && !(sender = s_sender(b, m, n - 1))) {
+        /* Admitted at its handshake, removed since: nothing more gets through. */
+        const char *uid = ccm_frames_meta(m, n - 1, "User-Id");
+        ccm_warn("event=message_refused peer=%s key=%s reason=\"the key is no longer in the "
+                 "allow directory\"",
+                 who, uid ? uid : "-");
+        worker_t *w = s_worker(b, ccm_frames_data(m, 0), ccm_frames_len(m, 0));
+        if (w)
+            s_worker_delete(b, w, true, "key_removed");
+        return;
+    }
     if (n >= 3 && ccm_frames_len(m, 1) == 0 && ccm_frames_eq(m, 2, CCM_MDPC)) {
         ccm_mdp_client_view_t v;
         if (ccm_mdp_parse_client(m, 1, &v) != 0) {
@@ -544,7 +622,7 @@ static void s_on_router(ccm_broker_t *b)
                      who);
             return;
         }
-        s_on_client(b, &v);
+        s_on_client(b, &v, sender);
     } else if (n >= 3 && ccm_frames_len(m, 1) == 0 && ccm_frames_eq(m, 2, CCM_MDPW)) {
         ccm_mdp_worker_view_t v;
         if (ccm_mdp_parse_worker(m, 1, &v) != 0) {
@@ -561,7 +639,7 @@ static void s_on_router(ccm_broker_t *b)
                 s_worker_delete(b, w, true, "protocol_error");
             return;
         }
-        s_on_worker(b, &v);
+        s_on_worker(b, &v, sender);
     } else if (n >= 2 && (ccm_frames_eq(m, 1, CCM_MDPC) || ccm_frames_eq(m, 1, CCM_MDPW))) {
         ccm_warn("event=bad_message peer=%s reason=\"not 7/MDP: missing empty delimiter frame "
                  "before the protocol header\" frames=%zu",
@@ -571,6 +649,82 @@ static void s_on_router(ccm_broker_t *b)
                  "header\" frames=%zu",
                  who, n);
     }
+}
+
+/* ---- the allow list: changes, removed keys ---- */
+
+static int s_open_sockets(ccm_broker_t *b, bool retry);
+static void s_close_sockets(ccm_broker_t *b);
+
+/* Forgets every worker and held request, closes every socket and binds them
+ * again: the only way ZeroMQ offers to close the connections of a removed key.
+ * Workers and clients reconnect through a fresh handshake, where ZAP refuses
+ * the removed key. CCM_EIO when an endpoint cannot be bound again (logged). */
+static int s_rebind(ccm_broker_t *b, const char *why)
+{
+    size_t workers = 0, held = 0;
+    while (b->workers) {
+        s_worker_delete(b, b->workers, false, "rebind");
+        workers++;
+    }
+    for (service_t *s = b->services; s; s = s->next)
+        while (s->head) {
+            s_unqueue_head(b, s); /* its client's connection goes: no reply could reach it */
+            held++;
+        }
+    s_service_gc(b);
+    s_close_sockets(b);
+    ccm_info("event=rebind reason=\"%s\" workers_dropped=%zu requests_dropped=%zu", why, workers,
+             held);
+    return s_open_sockets(b, true);
+}
+
+/* Re-reads the allow directory when it changed (or when forced: SIGHUP). An
+ * unreadable directory admits nobody: the broker fails closed. */
+static int s_allow_reload(ccm_broker_t *b, bool force)
+{
+    uint64_t digest = ccm_auth_allow_digest(b->allow_dir);
+    b->allow_check_at = s_now() + S_ALLOW_CHECK_MS;
+    if (!force && digest == b->allow_digest)
+        return 0;
+    ccm_auth_allow_t *fresh = NULL;
+    if (ccm_auth_allow_load(b->allow_dir, &fresh) != 0 &&
+        !(fresh = ccm_auth_allow_new())) /* logged: admit nobody */
+        return 0;                        /* out of memory: keep the list, try again */
+    size_t removed = 0, added = 0;
+    for (size_t i = 0; i < ccm_auth_allow_size(b->allow); i++) {
+        const ccm_auth_entry_t *e = ccm_auth_allow_at(b->allow, i);
+        const ccm_auth_entry_t *f = ccm_auth_allow_find(fresh, e->public_key);
+        if (!f) {
+            ccm_info("event=key_removed name=%s key=%s principal=%s", e->name, e->public_key,
+                     e->principal);
+            removed++;
+        } else if (strcmp(f->principal, e->principal) != 0) {
+            ccm_info("event=key_changed key=%s principal=%s was=%s", e->public_key, f->principal,
+                     e->principal);
+        }
+    }
+    for (size_t i = 0; i < ccm_auth_allow_size(fresh); i++) {
+        const ccm_auth_entry_t *f = ccm_auth_allow_at(fresh, i);
+        if (!ccm_auth_allow_find(b->allow, f->public_key)) {
+            ccm_info("event=key_added name=%s key=%s principal=%s", f->name, f->public_key,
+                     f->principal);
+            added++;
+        }
+    }
+    ccm_auth_allow_destroy(&b->allow);
+    b->allow = fresh;
+    b->allow_digest = digest;
+    ccm_info("event=allow_loaded dir=%s keys=%zu added=%zu removed=%zu", b->allow_dir,
+             ccm_auth_allow_size(fresh), added, removed);
+    /* A worker whose key may no longer serve its service stops now. */
+    for (worker_t *w = b->workers, *next; w; w = next) {
+        next = w->next;
+        const ccm_auth_entry_t *e = ccm_auth_allow_find(b->allow, w->key);
+        if (!e || strcmp(e->service, w->service->name) != 0)
+            s_worker_delete(b, w, true, "key_removed");
+    }
+    return removed ? s_rebind(b, "a key was removed from the allow directory") : 0;
 }
 
 /* ---- time: expiry, held requests, heartbeats ---- */
@@ -593,10 +747,12 @@ static void s_on_timers(ccm_broker_t *b)
     }
 }
 
-/* Milliseconds until s_on_timers has something to do. */
+/* Milliseconds until s_on_timers (or the allow check) has something to do. */
 static long s_poll_timeout(const ccm_broker_t *b)
 {
     int64_t next = b->heartbeat_at;
+    if (b->curve && b->allow_check_at < next)
+        next = b->allow_check_at;
     for (const worker_t *w = b->workers; w; w = w->next)
         if (w->expiry < next)
             next = w->expiry;
@@ -609,14 +765,38 @@ static long s_poll_timeout(const ccm_broker_t *b)
 
 /* ---- doorbells: messages from `from` to `to`, all parts ---- */
 
-static void s_forward(ccm_broker_t *b, void *from, void *to)
+/* With keys, a doorbell (topic = producer) is forwarded only from the
+ * producer's own service key, and a subscription only from an admitted key:
+ * nobody else can make followers fetch. */
+static bool s_doorbell_allowed(const ccm_broker_t *b, bool upstream)
+{
+    if (!b->curve)
+        return true;
+    const ccm_auth_entry_t *e = s_sender(b, b->in, 0);
+    if (!e)
+        return false;
+    if (upstream)
+        return true;
+    size_t n = strlen(e->service);
+    return n > 0 && ccm_frames_len(b->in, 0) == n &&
+           memcmp(ccm_frames_data(b->in, 0), e->service, n) == 0;
+}
+
+static void s_forward(ccm_broker_t *b, void *from, void *to, bool upstream)
 {
     for (int i = 0; i < S_DRAIN_MAX; i++) {
         int rc = ccm_frames_recv(b->in, from, ZMQ_DONTWAIT);
         if (rc == CCM_EAGAIN || rc == CCM_EIO)
             break;
-        if (rc == 0) /* XPUB/XSUB never block; a lost doorbell costs a poll */
-            ccm_frames_send(b->in, to, ZMQ_DONTWAIT);
+        if (rc != 0 || ccm_frames_size(b->in) == 0)
+            continue;
+        if (!s_doorbell_allowed(b, upstream)) {
+            ccm_debug("event=doorbell_refused direction=%s reason=\"not the producer's service "
+                      "key, or a key no longer admitted\"",
+                      upstream ? "subscription" : "doorbell");
+            continue;
+        }
+        ccm_frames_send(b->in, to, ZMQ_DONTWAIT); /* never blocks; a lost doorbell costs a poll */
     }
     ccm_frames_clear(b->in);
 }
@@ -640,68 +820,157 @@ static void s_on_monitor(ccm_broker_t *b)
             ccm_debug("event=peer_disconnected endpoint=%.*s fd=%u reason=\"the peer closed, or "
                       "ZeroMQ dropped it: a message over max_msg_size or a ZMTP error\"",
                       len, ep, value);
-        else
-            ccm_warn("event=handshake_failed endpoint=%.*s code=%u reason=\"%s\"", len, ep, value,
-                     event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                         ? "ZMTP protocol error (not a ZeroMQ peer, or garbage bytes)"
-                     : event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication refused"
-                                                                : "handshake failed");
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            ccm_debug("event=handshake_failed endpoint=%.*s code=%u reason=\"authentication "
+                      "refused\"",
+                      len, ep, value); /* the ZAP handler logged why */
+        else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH && b->handshake_logged &&
+                 s_now() - b->handshake_logged < S_HANDSHAKE_LOG_MS)
+            b->handshake_quiet++; /* a misconfigured peer retrying: said already */
+        else {
+            ccm_warn("event=handshake_failed endpoint=%.*s code=%u reason=\"%s\" not_logged=%llu",
+                     len, ep, value,
+                     value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                         ? (b->curve ? "ZMTP protocol error: security mechanism mismatch (the "
+                                       "peer does not use CURVE: it needs key and broker_key)"
+                                     : "ZMTP protocol error: security mechanism mismatch (the "
+                                       "peer uses CURVE, this broker has no key; or garbage)")
+                     : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                         ? "ZMTP protocol error (not a ZeroMQ peer, garbage bytes, or the wrong "
+                           "broker key)"
+                         : "handshake failed",
+                     (unsigned long long)b->handshake_quiet);
+            if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+                b->handshake_logged = s_now();
+                b->handshake_quiet = 0;
+            }
+        }
     }
     ccm_frames_clear(b->in);
 }
 
 /* ---- life cycle ---- */
 
-static void *s_bind(ccm_broker_t *b, int type, const char *ep, int64_t maxmsg)
+/* A socket of type bound to ep with our options (CURVE server with keys). With
+ * retry, an endpoint still held by the socket just closed is tried again. */
+static void *s_bind(ccm_broker_t *b, int type, const char *ep, bool retry)
 {
     void *s = zmq_socket(b->ctx, type);
     if (!s)
         return NULL;
-    if (ccm_wire_socket_defaults(s, maxmsg) != 0 || zmq_bind(s, ep) != 0) {
-        ccm_error("event=bind_failed endpoint=%s error=\"%s\"", ep, zmq_strerror(zmq_errno()));
+    if (ccm_wire_socket_defaults(s, b->maxmsgsize) != 0 ||
+        (b->curve && ccm_auth_curve_server(s, &b->own) != 0)) {
         zmq_close(s);
         return NULL;
     }
-    return s;
+    for (int waited = 0;; waited += S_REBIND_RETRY_MS) {
+        if (zmq_bind(s, ep) == 0)
+            return s;
+        if (!retry || zmq_errno() != EADDRINUSE || waited >= S_REBIND_WAIT_MS)
+            break;
+        struct timespec ts = {0, S_REBIND_RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    ccm_error("event=bind_failed endpoint=%s error=\"%s\"", ep, zmq_strerror(zmq_errno()));
+    zmq_close(s);
+    return NULL;
+}
+
+static void s_close_sockets(ccm_broker_t *b)
+{
+    void **socks[] = {&b->router, &b->xsub, &b->xpub, &b->monitor};
+    for (size_t i = 0; i < sizeof socks / sizeof socks[0]; i++)
+        if (*socks[i]) {
+            zmq_close(*socks[i]);
+            *socks[i] = NULL;
+        }
+}
+
+static int s_open_sockets(ccm_broker_t *b, bool retry)
+{
+    int one = 1;
+    char monitor[64];
+    snprintf(monitor, sizeof monitor, S_MONITOR_EP, ++b->binding);
+    if (!(b->router = s_bind(b, ZMQ_ROUTER, b->endpoint, retry)) ||
+        zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
+        return CCM_EIO;
+    if (b->doorbell_in && !(b->xsub = s_bind(b, ZMQ_XSUB, b->doorbell_in, retry)))
+        return CCM_EIO;
+    if (b->doorbell_out && !(b->xpub = s_bind(b, ZMQ_XPUB, b->doorbell_out, retry)))
+        return CCM_EIO;
+    if (zmq_socket_monitor(b->router, monitor,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
+        !(b->monitor = zmq_socket(b->ctx, ZMQ_PAIR)) || zmq_connect(b->monitor, monitor) != 0) {
+        ccm_error("event=monitor_failed error=\"%s\"", zmq_strerror(zmq_errno()));
+        return CCM_EIO;
+    }
+    return 0;
+}
+
+/* Loads our key and the allow list, and binds the ZAP handler: any failure
+ * stops the start (logged), so a broker with a key never runs unchecked. */
+static int s_auth_start(ccm_broker_t *b, const ccm_broker_opts_t *o)
+{
+    char err[512];
+    int rc = ccm_auth_load_secret(o->key, &b->own, err, sizeof err);
+    if (rc != 0) {
+        ccm_error("event=key_refused setting=\"[broker] key\" error=\"%s\"", err);
+        return CCM_EINVAL;
+    }
+    if (!(b->allow_dir = strdup(o->allow)))
+        return CCM_ENOMEM;
+    b->allow_digest = ccm_auth_allow_digest(b->allow_dir);
+    if ((rc = ccm_auth_allow_load(b->allow_dir, &b->allow)) != 0)
+        return rc; /* logged */
+    if (ccm_auth_allow_size(b->allow) == 0)
+        ccm_warn("event=allow_empty dir=%s reason=\"no certificate admitted: nobody can connect "
+                 "until a NAME.pub made by `ccmctl keygen` is copied there\"",
+                 b->allow_dir);
+    b->allow_check_at = s_now() + S_ALLOW_CHECK_MS;
+    /* Before any CURVE socket binds: without a handler ZeroMQ lets any key in. */
+    return ccm_auth_zap_new(b->ctx, &b->zap);
 }
 
 int ccm_broker_new(const ccm_broker_opts_t *o, ccm_broker_t **out)
 {
     *out = NULL;
-    const char *eps[] = {o->endpoint, o->doorbell_in, o->doorbell_out};
     if (!o->endpoint)
         return CCM_EINVAL;
+    bool curve = o->key && o->key[0];
+    if (curve != (o->allow && o->allow[0])) {
+        ccm_error("event=refused reason=\"%s\"",
+                  curve ? "[broker] key needs allow = DIR, the directory of the admitted keys' "
+                          ".pub certificates"
+                        : "[broker] allow needs key = FILE.key, the broker's own key (make it "
+                          "with `ccmctl keygen broker --dir DIR`)");
+        return CCM_EINVAL;
+    }
+    const char *eps[] = {o->endpoint, o->doorbell_in, o->doorbell_out};
+    static const char *const names[] = {"[broker] endpoint", "[broker] doorbell_in",
+                                        "[broker] doorbell_out"};
     for (int i = 0; i < 3; i++)
-        if (eps[i] && !ccm_wire_endpoint_is_local(eps[i])) {
-            ccm_error("event=refused endpoint=%s reason=\"not a loopback address: binding it "
-                      "needs CURVE keys, and this build has no CURVE support yet; use "
-                      "tcp://127.0.0.1:PORT, tcp://[::1]:PORT or ipc://\"",
-                      eps[i]);
+        if (eps[i] && ccm_auth_endpoint_check(eps[i], curve, names[i]) != 0)
             return CCM_EINVAL;
-        }
     ccm_broker_t *b = calloc(1, sizeof *b);
     if (!b)
         return CCM_ENOMEM;
+    b->curve = curve;
+    b->maxmsgsize = o->maxmsgsize;
     b->ctx = zmq_ctx_new();
     b->in = ccm_frames_new();
     b->out = ccm_frames_new();
-    int rc = CCM_EIO;
-    int one = 1;
-    if (!b->ctx || !b->in || !b->out)
+    b->endpoint = strdup(o->endpoint);
+    b->doorbell_in = o->doorbell_in ? strdup(o->doorbell_in) : NULL;
+    b->doorbell_out = o->doorbell_out ? strdup(o->doorbell_out) : NULL;
+    int rc = CCM_ENOMEM;
+    if (!b->ctx || !b->in || !b->out || !b->endpoint || (o->doorbell_in && !b->doorbell_in) ||
+        (o->doorbell_out && !b->doorbell_out))
         goto fail;
-    if (!(b->router = s_bind(b, ZMQ_ROUTER, o->endpoint, o->maxmsgsize)))
+    if (curve && (rc = s_auth_start(b, o)) != 0)
         goto fail;
-    if (zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
-        goto fail;
-    if (o->doorbell_in && !(b->xsub = s_bind(b, ZMQ_XSUB, o->doorbell_in, o->maxmsgsize)))
-        goto fail;
-    if (o->doorbell_out && !(b->xpub = s_bind(b, ZMQ_XPUB, o->doorbell_out, o->maxmsgsize)))
-        goto fail;
-    if (zmq_socket_monitor(b->router, S_MONITOR_EP,
-                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
-        !(b->monitor = zmq_socket(b->ctx, ZMQ_PAIR)) || zmq_connect(b->monitor, S_MONITOR_EP) != 0)
+    if ((rc = s_open_sockets(b, false)) != 0)
         goto fail;
     b->heartbeat_at = s_now() + CCM_HEARTBEAT_MS;
     *out = b;
@@ -709,6 +978,11 @@ int ccm_broker_new(const ccm_broker_opts_t *o, ccm_broker_t **out)
 fail:
     ccm_broker_destroy(&b);
     return rc;
+}
+
+size_t ccm_broker_keys(const ccm_broker_t *b)
+{
+    return b->curve ? ccm_auth_allow_size(b->allow) : 0;
 }
 
 void ccm_broker_destroy(ccm_broker_t **p)
@@ -728,37 +1002,50 @@ void ccm_broker_destroy(ccm_broker_t **p)
             s_unqueue_head(b, s);
         free(s);
     }
-    if (b->router)
-        zmq_close(b->router);
-    if (b->xsub)
-        zmq_close(b->xsub);
-    if (b->xpub)
-        zmq_close(b->xpub);
-    if (b->monitor)
-        zmq_close(b->monitor);
+    s_close_sockets(b);
+    ccm_auth_zap_destroy(&b->zap);
     if (b->ctx)
         zmq_ctx_term(b->ctx);
     ccm_frames_destroy(&b->in);
     ccm_frames_destroy(&b->out);
+    ccm_auth_allow_destroy(&b->allow);
+    explicit_bzero(&b->own, sizeof b->own);
+    free(b->allow_dir);
+    free(b->endpoint);
+    free(b->doorbell_in);
+    free(b->doorbell_out);
     free(b);
     *p = NULL;
 }
 
-int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop)
+int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
-    zmq_pollitem_t items[4] = {{b->router, 0, ZMQ_POLLIN, 0},
-                               {b->monitor, 0, ZMQ_POLLIN, 0},
-                               {b->xsub, 0, ZMQ_POLLIN, 0},
-                               {b->xpub, 0, ZMQ_POLLIN, 0}};
-    int nitems = b->xsub && b->xpub ? 4 : 2;
     while (!*stop) {
+        /* Rebuilt every round: a rebind replaces the sockets. */
+        zmq_pollitem_t items[5] = {{b->router, 0, ZMQ_POLLIN, 0},
+                                   {b->monitor, 0, ZMQ_POLLIN, 0},
+                                   {b->zap ? ccm_auth_zap_socket(b->zap) : NULL, 0, ZMQ_POLLIN, 0},
+                                   {b->xsub, 0, ZMQ_POLLIN, 0},
+                                   {b->xpub, 0, ZMQ_POLLIN, 0}};
+        int nitems = b->xsub && b->xpub ? 5 : 3;
+        if (!b->zap) { /* keep the doorbell sockets at 2 and 3 */
+            items[2] = items[3];
+            items[3] = items[4];
+            nitems--;
+        }
         int rc = zmq_poll(items, nitems, s_poll_timeout(b));
         if (rc < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            ccm_error("event=poll_failed error=\"%s\"", zmq_strerror(zmq_errno()));
-            return CCM_EIO;
+            if (zmq_errno() != EINTR) {
+                ccm_error("event=poll_failed error=\"%s\"", zmq_strerror(zmq_errno()));
+                return CCM_EIO;
+            }
+            for (int i = 0; i < nitems; i++)
+                items[i].revents = 0;
         }
+        int db = b->zap ? 3 : 2; /* index of the doorbell XSUB */
+        /* Handshakes first: a peer waiting for ZAP waits for nothing else. */
+        if (b->zap && (items[2].revents & ZMQ_POLLIN))
+            ccm_auth_zap_handle(b->zap, b->allow);
         /* Bounded drains so one busy socket cannot starve heartbeats. */
         for (int i = 0; i < S_DRAIN_MAX && (items[0].revents & ZMQ_POLLIN); i++) {
             int r = ccm_frames_recv(b->in, b->router, ZMQ_DONTWAIT);
@@ -779,13 +1066,20 @@ int ccm_broker_run(ccm_broker_t *b, volatile sig_atomic_t *stop)
         }
         if (items[1].revents & ZMQ_POLLIN)
             s_on_monitor(b);
-        if (nitems == 4) {
-            if (items[2].revents & ZMQ_POLLIN)
-                s_forward(b, b->xsub, b->xpub);
-            if (items[3].revents & ZMQ_POLLIN)
-                s_forward(b, b->xpub, b->xsub); /* subscriptions go upstream */
+        if (nitems > db) {
+            if (items[db].revents & ZMQ_POLLIN)
+                s_forward(b, b->xsub, b->xpub, false);
+            if (items[db + 1].revents & ZMQ_POLLIN)
+                s_forward(b, b->xpub, b->xsub, true); /* subscriptions go upstream */
         }
         s_on_timers(b);
+        if (b->curve) {
+            bool forced = reload && *reload;
+            if (forced)
+                *reload = 0;
+            if ((forced || s_now() >= b->allow_check_at) && s_allow_reload(b, forced) != 0)
+                return CCM_EIO; /* an endpoint could not be bound again: logged */
+        }
     }
     /* Tell workers we are going so they reconnect to our successor at once. */
     size_t n = 0;

@@ -1,14 +1,17 @@
 /* client — Lazy Pirate 7/MDP client over a DEALER socket (see client.h).
- * Invariant: a retry resends the caller's exact bytes, so the idempotency key
- * travels unchanged and the service answers a retry with its stored reply. */
+ * Invariants: a retry resends the caller's exact bytes, so the idempotency key
+ * travels unchanged and the service answers a retry with its stored reply; a
+ * reply is returned only when it echoes the request's request_id. */
 #include "ccm/client.h"
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
 
+#include "ccm/ccm.pb-c.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
 #include "ccm/wire.h"
@@ -16,6 +19,8 @@
 /* Back-off between tries: doubles from the first value up to the cap. */
 #define S_BACKOFF_FIRST_MS 100
 #define S_BACKOFF_MAX_MS 2000
+/* Longest request_id a service accepts (CCM_REQUEST_ID_MAX of worker.h). */
+#define S_REQUEST_ID_MAX 128
 
 struct ccm_client {
     void *ctx;            /* own ZeroMQ context */
@@ -25,6 +30,9 @@ struct ccm_client {
     int retries;          /* tries after the first */
     long long maxmsgsize; /* ZMQ_MAXMSGSIZE, 0 = default */
     ccm_frames_t *frames; /* scratch message */
+
+    bool curve_on;          /* every socket is a CURVE client with `curve` */
+    ccm_auth_curve_t curve; /* our keys and the broker's public key */
 };
 
 static int s_connect(ccm_client_t *c)
@@ -33,6 +41,7 @@ static int s_connect(ccm_client_t *c)
     if (!c->sock)
         return CCM_EIO;
     if (ccm_wire_socket_defaults(c->sock, c->maxmsgsize) != 0 ||
+        (c->curve_on && ccm_auth_curve_client(c->sock, &c->curve) != 0) ||
         zmq_connect(c->sock, c->endpoint) != 0) {
         ccm_error("event=client_connect endpoint=%s error=\"%s\"", c->endpoint,
                   zmq_strerror(zmq_errno()));
@@ -45,9 +54,47 @@ static int s_connect(ccm_client_t *c)
 
 ccm_client_t *ccm_client_new(const char *endpoint)
 {
+    ccm_auth_curve_t curve;
+    bool on = false;
+    char err[512];
+    if (ccm_auth_curve_from_env(&curve, &on, err, sizeof err) != 0) {
+        ccm_error("event=key_refused error=\"%s\"", err);
+        return NULL;
+    }
+    ccm_client_t *c = ccm_client_new_curve(endpoint, on ? &curve : NULL);
+    explicit_bzero(&curve, sizeof curve);
+    return c;
+}
+
+ccm_client_t *ccm_client_new_config(const char *endpoint, const ccm_config_t *cfg,
+                                    const char *section)
+{
+    const char *key = ccm_config_get(cfg, section, "key", "");
+    const char *broker_key = ccm_config_get(cfg, section, "broker_key", "");
+    if (!key[0] && !broker_key[0])
+        return ccm_client_new(endpoint);
+    ccm_auth_curve_t curve;
+    char err[512];
+    if (ccm_auth_curve_load(key, broker_key, &curve, err, sizeof err) != 0) {
+        ccm_error("event=key_refused section=%s error=\"%s\"", section, err);
+        return NULL;
+    }
+    ccm_client_t *c = ccm_client_new_curve(endpoint, &curve);
+    explicit_bzero(&curve, sizeof curve);
+    return c;
+}
+
+ccm_client_t *ccm_client_new_curve(const char *endpoint, const ccm_auth_curve_t *curve)
+{
+    if (!endpoint || ccm_auth_endpoint_check(endpoint, curve != NULL, "broker") != 0)
+        return NULL;
     ccm_client_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    if (curve) {
+        c->curve_on = true;
+        c->curve = *curve;
+    }
     c->timeout_ms = 2500;
     c->retries = 3;
     c->ctx = zmq_ctx_new();
@@ -70,6 +117,7 @@ void ccm_client_destroy(ccm_client_t **p)
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     ccm_frames_destroy(&c->frames);
+    explicit_bzero(&c->curve, sizeof c->curve);
     free(c->endpoint);
     free(c);
     *p = NULL;
@@ -171,8 +219,52 @@ static void s_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static int s_request(ccm_client_t *c, const char *service, const void *req, size_t len,
+                     const char *id, void **reply, size_t *reply_len);
+
+/* The request_id of req when it is a ccm Request (caller frees), else NULL:
+ * mmi.* bodies are service names, and an opaque body has no id to match. */
+static int s_request_id(const char *service, const void *req, size_t len, char **id)
+{
+    *id = NULL;
+    if (strncmp(service, "mmi.", 4) == 0)
+        return 0;
+    Ccm__CommonRequest *r = ccm__common_request__unpack(NULL, len, req);
+    if (!r)
+        return 0;
+    int rc = strlen(r->request_id) > S_REQUEST_ID_MAX ? CCM_EINVAL : 0;
+    if (rc == 0 && !(*id = strdup(r->request_id)))
+        rc = CCM_ENOMEM;
+    ccm__common_request__free_unpacked(r, NULL);
+    return rc;
+}
+
+/* True when reply answers the request whose request_id is id. */
+static bool s_answers(const char *id, const void *reply, size_t len)
+{
+    Ccm__CommonReply *r = ccm__common_reply__unpack(NULL, len, reply);
+    bool same = r && strcmp(r->request_id, id) == 0;
+    if (r)
+        ccm__common_reply__free_unpacked(r, NULL);
+    return same;
+}
+
 int ccm_client_request(ccm_client_t *c, const char *service, const void *req, size_t len,
                        void **reply, size_t *reply_len)
+{
+    char *id = NULL;
+    if (!service || !*service || strlen(service) > CCM_SERVICE_MAX)
+        return CCM_EINVAL;
+    int rc = s_request_id(service, req, len, &id);
+    if (rc != 0)
+        return rc;
+    rc = s_request(c, service, req, len, id, reply, reply_len);
+    free(id);
+    return rc;
+}
+
+static int s_request(ccm_client_t *c, const char *service, const void *req, size_t len,
+                     const char *id, void **reply, size_t *reply_len)
 {
     int backoff = S_BACKOFF_FIRST_MS;
     for (int attempt = 0; attempt <= c->retries; attempt++) {
@@ -197,11 +289,15 @@ int ccm_client_request(ccm_client_t *c, const char *service, const void *req, si
                 continue; /* dropped; wait for the real reply until the timeout */
             if (rc != 0)
                 return rc;
-            int same = strcmp(svc, service) == 0;
+            bool same = strcmp(svc, service) == 0;
             free(svc);
-            if (same)
+            if (same && (!id || s_answers(id, *reply, *reply_len)))
                 return 0;
-            free(*reply); /* a stray reply of another service: not ours */
+            /* Not the answer to this request: another service's, or another
+             * request's (a confused or rogue worker). Keep waiting for ours. */
+            ccm_warn("event=client_stray_reply service=%s reason=\"%s\"", service,
+                     same ? "its request_id is not this request's" : "another service's reply");
+            free(*reply);
             *reply = NULL;
         }
     }

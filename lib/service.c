@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccm/auth.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
 #include "ccm/wire.h"
@@ -35,10 +36,13 @@ static void s_usage(FILE *f, const char *name)
 {
     fprintf(f,
             "usage: ccm-%s [--config FILE] [--broker ENDPOINT] [--doorbell ENDPOINT]\n"
-            "       %*s [--data DIR] [--log-level debug|info|warn|error]\n"
+            "       %*s [--data DIR] [--key FILE.key --broker-key FILE.pub]\n"
+            "       %*s [--log-level debug|info|warn|error]\n"
             "Runs the %s service as a 7/MDP worker of the broker. Settings: section [%s]\n"
-            "of FILE (see deploy/ccm.conf), overridden by the flags.\n",
-            name, (int)strlen(name), "", name, name);
+            "of FILE (see deploy/ccm.conf), overridden by the flags. With --key (a\n"
+            "service:%s key made by `ccmctl keygen`) and --broker-key (the broker's .pub)\n"
+            "every connection is CURVE; without them endpoints must be loopback.\n",
+            name, (int)strlen(name), "", (int)strlen(name), "", name, name, name);
 }
 
 int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
@@ -48,12 +52,17 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
                                          {"doorbell", required_argument, 0, 'd'},
                                          {"data", required_argument, 0, 'D'},
                                          {"log-level", required_argument, 0, 'l'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"broker-key", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *config = NULL, *broker = NULL, *doorbell = NULL, *data = NULL, *level = NULL;
+    const char *key = NULL, *broker_key = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "c:b:d:D:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:d:D:l:k:K:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'k': key = optarg; break;
+        case 'K': broker_key = optarg; break;
         case 'c': config = optarg; break;
         case 'b': broker = optarg; break;
         case 'd': doorbell = optarg; break;
@@ -83,7 +92,9 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
     if ((broker && ccm_config_set(cfg, sec, "broker", broker)) ||
         (doorbell && ccm_config_set(cfg, sec, "doorbell", doorbell)) ||
         (data && ccm_config_set(cfg, sec, "data", data)) ||
-        (level && ccm_config_set(cfg, sec, "log_level", level))) {
+        (level && ccm_config_set(cfg, sec, "log_level", level)) ||
+        (key && ccm_config_set(cfg, sec, "key", key)) ||
+        (broker_key && ccm_config_set(cfg, sec, "broker_key", broker_key))) {
         ccm_config_destroy(&cfg);
         return 1;
     }
@@ -111,12 +122,22 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
     const char *broker_ep = ccm_config_get(cfg, sec, "broker", "tcp://127.0.0.1:7710");
     const char *doorbell_ep = ccm_config_get(cfg, sec, "doorbell", "tcp://127.0.0.1:7711");
     const char *subscribe_ep = ccm_config_get(cfg, sec, "subscribe", "tcp://127.0.0.1:7712");
-    if (!ccm_wire_endpoint_is_local(broker_ep) ||
-        (doorbell_ep[0] && !ccm_wire_endpoint_is_local(doorbell_ep)) ||
-        (subscribe_ep[0] && !ccm_wire_endpoint_is_local(subscribe_ep))) {
-        ccm_error("event=refused reason=\"a non-loopback broker needs CURVE keys, which this "
-                  "build does not support yet\" broker=%s",
-                  broker_ep);
+    const char *key_path = ccm_config_get(cfg, sec, "key", "");
+    const char *broker_key_path = ccm_config_get(cfg, sec, "broker_key", "");
+    ccm_auth_curve_t curve;
+    bool keys = key_path[0] || broker_key_path[0];
+    if (keys && ccm_auth_curve_load(key_path, broker_key_path, &curve, err, sizeof err) != 0) {
+        ccm_error("event=key_refused section=%s error=\"%s\"", sec, err);
+        ccm_config_destroy(&cfg);
+        return 1;
+    }
+    char who[3][CCM_SERVICE_MAX + 16];
+    snprintf(who[0], sizeof who[0], "[%s] broker", sec);
+    snprintf(who[1], sizeof who[1], "[%s] doorbell", sec);
+    snprintf(who[2], sizeof who[2], "[%s] subscribe", sec);
+    if (ccm_auth_endpoint_check(broker_ep, keys, who[0]) != 0 ||
+        (doorbell_ep[0] && ccm_auth_endpoint_check(doorbell_ep, keys, who[1]) != 0) ||
+        (subscribe_ep[0] && ccm_auth_endpoint_check(subscribe_ep, keys, who[2]) != 0)) {
         ccm_config_destroy(&cfg);
         return 1;
     }
@@ -136,7 +157,8 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
                             .batch_max = (size_t)batch_max,
                             .maxmsgsize = maxmsg,
                             .handle = def->handle,
-                            .ctx = ctx};
+                            .ctx = ctx,
+                            .curve = keys ? &curve : NULL};
     int rc = ccm_worker_new(&wo, &w);
     if (rc != 0) {
         ccm_error("event=start_failed data=%s error=\"%s\"", wo.data_dir, ccm_strerror(rc));
@@ -146,9 +168,11 @@ int ccm_service_main(int argc, char **argv, const ccm_service_def_t *def)
         goto out;
 
     volatile sig_atomic_t *stop = ccm_service_stop_on_signals();
-    ccm_info("event=start broker=%s data=%s batch_max=%lld", broker_ep, wo.data_dir, batch_max);
+    ccm_info("event=start broker=%s data=%s batch_max=%lld auth=%s", broker_ep, wo.data_dir,
+             batch_max, keys ? "curve" : "none");
     code = ccm_worker_run(w, stop) == 0 ? 0 : 1;
 out:
+    explicit_bzero(&curve, sizeof curve);
     ccm_worker_destroy(&w);
     if (ctx)
         def->destroy(ctx);

@@ -52,6 +52,11 @@ size_t ccm_frames_len(const ccm_frames_t *m, size_t i)
     return zmq_msg_size((zmq_msg_t *)&m->f[i]);
 }
 
+const char *ccm_frames_meta(const ccm_frames_t *m, size_t i, const char *name)
+{
+    return zmq_msg_gets(&m->f[i], name);
+}
+
 bool ccm_frames_eq(const ccm_frames_t *m, size_t i, const char *s)
 {
     size_t n = strlen(s);

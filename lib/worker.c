@@ -5,6 +5,7 @@
 #include "ccm/worker.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,14 @@
 #include "ccm/wire.h"
 
 /* Longest principal accepted from the broker (bytes). */
-#define S_PRINCIPAL_MAX 256
+#define S_PRINCIPAL_MAX CCM_PRINCIPAL_MAX
 /* Pause before reconnecting to a broker that went silent. */
 #define S_RECONNECT_MS 250
+/* A DISCONNECT this soon after READY is a refusal (with keys: a key that may not
+ * serve this service); registering again is then delayed, doubling from
+ * S_RECONNECT_MS up to S_REFUSED_MAX_MS, instead of spinning. */
+#define S_REFUSED_WINDOW_MS 1000
+#define S_REFUSED_MAX_MS 5000
 /* Followed streams and periodic tasks per worker. */
 #define S_FOLLOW_MAX 8
 #define S_TICK_MAX 4
@@ -102,6 +108,9 @@ struct ccm_worker {
     uint64_t commit_us_last;
     uint64_t commit_us_max;
     int64_t started_us;
+
+    bool curve_on;          /* every socket is a CURVE client with `curve` */
+    ccm_auth_curve_t curve; /* our keys and the broker's public key */
 };
 
 static int64_t s_now_us(void)
@@ -353,15 +362,29 @@ static int s_ready(ccm_frames_t *out, const char *service)
     return ccm_mdp_worker_ready(out, service);
 }
 
+/* A new socket of type connected to ep with our options (CURVE with keys), or
+ * NULL (the caller logs). */
+static void *s_socket(ccm_worker_t *w, int type, const char *ep)
+{
+    void *s = zmq_socket(w->zctx, type);
+    if (!s)
+        return NULL;
+    if (ccm_wire_socket_defaults(s, w->maxmsgsize) != 0 ||
+        (w->curve_on && ccm_auth_curve_client(s, &w->curve) != 0) || zmq_connect(s, ep) != 0) {
+        int e = zmq_errno();
+        zmq_close(s);
+        errno = e;
+        return NULL;
+    }
+    return s;
+}
+
 static int s_connect(ccm_worker_t *w)
 {
     if (w->sock)
         zmq_close(w->sock);
-    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->sock)
-        return CCM_EIO;
-    if (ccm_wire_socket_defaults(w->sock, w->maxmsgsize) != 0 ||
-        zmq_connect(w->sock, w->broker) != 0) {
+    w->sock = s_socket(w, ZMQ_DEALER, w->broker);
+    if (!w->sock) {
         ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
                   zmq_strerror(zmq_errno()));
         return CCM_EIO;
@@ -393,6 +416,10 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     w->ctx = o->ctx;
     w->batch_max = o->batch_max ? o->batch_max : 256;
     w->maxmsgsize = o->maxmsgsize;
+    if (o->curve) {
+        w->curve_on = true;
+        w->curve = *o->curve;
+    }
     w->started_us = s_now_us();
     w->items = calloc(w->batch_max, sizeof *w->items);
     w->item_ptrs = calloc(w->batch_max, sizeof *w->item_ptrs);
@@ -439,9 +466,8 @@ int ccm_worker_new(const ccm_worker_opts_t *o, ccm_worker_t **out)
     if (s_connect(w) != 0)
         goto fail;
     if (w->doorbell) {
-        w->pub = zmq_socket(w->zctx, ZMQ_PUB);
-        if (!w->pub || ccm_wire_socket_defaults(w->pub, w->maxmsgsize) != 0 ||
-            zmq_connect(w->pub, w->doorbell) != 0) {
+        w->pub = s_socket(w, ZMQ_PUB, w->doorbell);
+        if (!w->pub) {
             ccm_error("event=doorbell_connect_failed endpoint=%s error=\"%s\"", w->doorbell,
                       zmq_strerror(zmq_errno()));
             goto fail;
@@ -487,6 +513,7 @@ void ccm_worker_destroy(ccm_worker_t **p)
     ccm_frames_destroy(&w->out);
     ccm_stream_destroy(&w->stream);
     ccm_store_destroy(&w->store);
+    explicit_bzero(&w->curve, sizeof w->curve);
     free(w->service);
     free(w->broker);
     free(w->doorbell);
@@ -648,9 +675,8 @@ static int s_fetch_connect(ccm_worker_t *w)
 {
     if (w->fetch_sock)
         zmq_close(w->fetch_sock);
-    w->fetch_sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->fetch_sock || ccm_wire_socket_defaults(w->fetch_sock, w->maxmsgsize) != 0 ||
-        zmq_connect(w->fetch_sock, w->broker) != 0) {
+    w->fetch_sock = s_socket(w, ZMQ_DEALER, w->broker);
+    if (!w->fetch_sock) {
         ccm_error("event=connect_failed broker=%s error=\"%s\"", w->broker,
                   zmq_strerror(zmq_errno()));
         return CCM_EIO;
@@ -666,9 +692,8 @@ static int s_follow_start(ccm_worker_t *w)
     if (s_fetch_connect(w) != 0)
         return CCM_EIO;
     if (w->subscribe) {
-        w->sub = zmq_socket(w->zctx, ZMQ_SUB);
-        if (!w->sub || ccm_wire_socket_defaults(w->sub, w->maxmsgsize) != 0 ||
-            zmq_connect(w->sub, w->subscribe) != 0) {
+        w->sub = s_socket(w, ZMQ_SUB, w->subscribe);
+        if (!w->sub) {
             ccm_error("event=subscribe_failed endpoint=%s error=\"%s\"", w->subscribe,
                       zmq_strerror(zmq_errno()));
             return CCM_EIO;
@@ -898,6 +923,8 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
     const int64_t expiry = (int64_t)CCM_HEARTBEAT_MS * CCM_HEARTBEAT_LIVENESS;
     int64_t heard = s_mono_ms();
     int64_t heartbeat_at = heard + CCM_HEARTBEAT_MS;
+    int64_t connected_at = heard; /* when READY was last sent */
+    int refused_ms = 0;           /* back-off after a refused READY */
     if (s_follow_start(w) != 0)
         return CCM_EIO;
     while (!*stop) {
@@ -953,8 +980,19 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
                     if (s_take_request(w, it, &v))
                         n++;
                 } else if (v.command == CCM_MDPW_DISCONNECT) {
-                    ccm_info("event=disconnect_from_broker");
                     reconnect = true;
+                    if (heard - connected_at >= S_REFUSED_WINDOW_MS) {
+                        ccm_info("event=disconnect_from_broker");
+                        refused_ms = 0;
+                        break;
+                    }
+                    refused_ms = refused_ms ? refused_ms * 2 : S_RECONNECT_MS;
+                    if (refused_ms > S_REFUSED_MAX_MS)
+                        refused_ms = S_REFUSED_MAX_MS;
+                    ccm_warn("event=registration_refused service=%s retry_ms=%d reason=\"the "
+                             "broker answered READY with DISCONNECT: with keys, ours must have "
+                             "role service:%s and be in the broker's allow directory\"",
+                             w->service, refused_ms, w->service);
                     break;
                 } else if (v.command != CCM_MDPW_HEARTBEAT) {
                     ccm_warn("event=bad_command command=%d", v.command);
@@ -971,9 +1009,13 @@ int ccm_worker_run(ccm_worker_t *w, volatile sig_atomic_t *stop)
             reconnect = true;
         }
         if (reconnect) {
+            if (refused_ms) {
+                struct timespec ts = {refused_ms / 1000, (long)(refused_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL); /* unregistered: nothing to serve meanwhile */
+            }
             if (s_connect(w) != 0)
                 return CCM_EIO;
-            heard = s_mono_ms();
+            heard = connected_at = s_mono_ms();
             heartbeat_at = heard + CCM_HEARTBEAT_MS;
         } else if (now >= heartbeat_at) {
             s_send_cmd(w, ccm_mdp_worker_heartbeat);

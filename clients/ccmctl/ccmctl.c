@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ccm/auth.h"
 #include "ccm/client.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
@@ -19,7 +20,7 @@
 
 static const char s_usage_text[] =
     "usage: ccmctl [--broker ENDPOINT] [--config FILE] [--timeout MS] [--retries N] [--json]\n"
-    "              COMMAND [ARGS]\n"
+    "              [--key FILE.key --broker-key FILE.pub] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  ping                                  is the broker up, which services answer\n"
@@ -82,13 +83,18 @@ static const char s_usage_text[] =
     "  report [--clinic C] [--month YYYY-MM] [--csv]   revenue by clinic and month\n"
     "  stream fetch SERVICE [--from N] [--max N] [--type T]...\n"
     "  evaluate CASE.json [--fees DIR]        decide one patient-month offline\n"
+    "  keygen NAME [--role ROLE] [--clinic C]... [--dir D]   a CURVE key pair: D/NAME.key\n"
+    "                                        (secret, 0600) and D/NAME.pub (for the broker's\n"
+    "                                        allow directory); ROLE admin, coordinator,\n"
+    "                                        telephony, billing, watcher or service:NAME\n"
     "\n"
     "Instants are RFC 3339 with an offset (2026-11-03T14:30:00-05:00); dates YYYY-MM-DD.\n"
     "WHEN is an instant, or a date meaning midnight in the clinic's time zone (its\n"
     "[clinic C] timezone in the configuration).\n"
     "Mutations take --request-id ID to make a re-run safe (default: a random id).\n"
     "Defaults come from section [client] of --config FILE (or $CCM_CONFIG), then\n"
-    "$CCM_BROKER; --clinic defaults to [client] clinic or $CCM_CLINIC.\n"
+    "$CCM_BROKER; --clinic defaults to [client] clinic or $CCM_CLINIC. CURVE keys:\n"
+    "--key/--broker-key, else $CCM_KEY/$CCM_BROKER_KEY, else [client] key/broker_key.\n"
     "exit codes: 0 ok, 1 error reply, 2 usage, 3 broker or service unreachable\n";
 
 int ccmctl_usage(const char *fmt, ...)
@@ -225,7 +231,7 @@ int main(int argc, char **argv)
     ccm_log_init("ccmctl", CCM_LOG_WARN);
     ccmctl_t ctl = {0};
     const char *config = getenv("CCM_CONFIG");
-    const char *broker = NULL, *timeout = NULL, *retries = NULL;
+    const char *broker = NULL, *timeout = NULL, *retries = NULL, *key = NULL, *broker_key = NULL;
 
     /* --json may stand anywhere; the other global flags before the command. */
     int n = 1;
@@ -257,6 +263,10 @@ int main(int argc, char **argv)
             timeout = argv[++i];
         else if (strcmp(a, "--retries") == 0)
             retries = argv[++i];
+        else if (strcmp(a, "--key") == 0)
+            key = argv[++i];
+        else if (strcmp(a, "--broker-key") == 0)
+            broker_key = argv[++i];
         else
             return ccmctl_usage("unknown option %s", a);
     }
@@ -269,6 +279,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "evaluate") == 0) /* offline: no broker, no config needed */
         return ccmctl_evaluate(argc - i, argv + i, ctl.json);
 #endif
+    if (strcmp(argv[i], "keygen") == 0) /* offline too */
+        return ccmctl_keygen(argc - i, argv + i, ctl.json);
 
     char err[512];
     if (config) {
@@ -304,6 +316,15 @@ int main(int argc, char **argv)
             return ccmctl_usage("--retries must be 0 to 100");
         ctl.retries = (int)r;
     }
+    /* Every client this process makes takes its CURVE keys from the environment
+     * (ccm_client_new), so the flags and [client] settings are put there. */
+    if (!key && !getenv(CCM_AUTH_ENV_KEY))
+        key = ccm_config_get(ctl.cfg, "client", "key", NULL);
+    if (!broker_key && !getenv(CCM_AUTH_ENV_BROKER_KEY))
+        broker_key = ccm_config_get(ctl.cfg, "client", "broker_key", NULL);
+    if ((key && setenv(CCM_AUTH_ENV_KEY, key, 1) != 0) ||
+        (broker_key && setenv(CCM_AUTH_ENV_BROKER_KEY, broker_key, 1) != 0))
+        return CCMCTL_ERROR;
     const char *env_clinic = getenv("CCM_CLINIC");
     ctl.clinic = env_clinic ? env_clinic : ccm_config_get(ctl.cfg, "client", "clinic", NULL);
 

@@ -63,6 +63,9 @@ int ccmctl_cmd_month(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_claim(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_missed(ccmctl_t *ctl, int argc, char **argv);
 int ccmctl_cmd_report(ccmctl_t *ctl, int argc, char **argv);
+/* `keygen NAME [--role R] [--clinic C]... [--dir D]` (argv[0] is "keygen"):
+ * offline, needs no broker. Returns a CCMCTL_* exit code. */
+int ccmctl_keygen(int argc, char **argv, bool json);
 /* `month close`: argv[0] is "close". */
 int ccmctl_billing_close(ccmctl_t *ctl, int argc, char **argv);
 

@@ -2,10 +2,12 @@
  * logging, signals, the worker host, and a clean stop on SIGTERM/SIGINT.
  *
  *   ccm-<name> [--config FILE] [--broker EP] [--doorbell EP] [--data DIR]
- *              [--log-level L] [--help]
+ *              [--key FILE.key --broker-key FILE.pub] [--log-level L] [--help]
  *
  * Settings come from section [<name>] of FILE (default: none, built-in
- * defaults = deploy/ccm.conf's), then the flags. */
+ * defaults = deploy/ccm.conf's), then the flags. With key and broker_key every
+ * socket is CURVE (the key's role must be service:<name> for the broker to let
+ * it register); without them every endpoint must be loopback. */
 #ifndef CCM_SERVICE_H
 #define CCM_SERVICE_H
 

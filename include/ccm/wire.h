@@ -46,6 +46,10 @@ size_t ccm_frames_size(const ccm_frames_t *m);
 /* Frame i's bytes, borrowed until the message changes. i must be < size. */
 const void *ccm_frames_data(const ccm_frames_t *m, size_t i);
 size_t ccm_frames_len(const ccm_frames_t *m, size_t i);
+/* The ZeroMQ metadata property `name` of frame i as received (e.g. "User-Id",
+ * the ZAP user id of the peer's connection), borrowed until the message
+ * changes, or NULL when the connection has none. i must be < size. */
+const char *ccm_frames_meta(const ccm_frames_t *m, size_t i, const char *name);
 /* True when frame i exists and equals the NUL-terminated string s (without the NUL). */
 bool ccm_frames_eq(const ccm_frames_t *m, size_t i, const char *s);
 /* Appends a copy of len bytes (data may be a frame of m itself). 0 or CCM_ENOMEM /

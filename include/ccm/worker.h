@@ -23,6 +23,7 @@
 
 #include <lmdb.h>
 
+#include "ccm/auth.h"
 #include "ccm/ccm.pb-c.h"
 #include "ccm/store.h"
 #include "ccm/stream.h"
@@ -36,7 +37,8 @@ typedef struct ccm_worker ccm_worker_t;
 
 /* One request as a handler sees it. */
 typedef struct {
-    const char *principal;  /* who asked (from the broker's principal frame) */
+    const char *principal;  /* who asked (the broker's principal frame: "ROLE:CLINICS:NAME",
+                               or "dev" without keys; see ccm/auth.h) */
     const char *request_id; /* "" when the request has none */
     const void *body;       /* the packed service Request, borrowed */
     size_t len;
@@ -72,6 +74,10 @@ typedef struct {
     long long maxmsgsize; /* 0 = CCM_MAXMSGSIZE */
     ccm_worker_handler_fn handle;
     void *ctx; /* passed to handle */
+    /* CURVE keys for every socket (worker, FETCH, doorbell PUB and SUB; copied),
+     * or NULL: plain sockets, loopback only. The broker then stamps requests
+     * with principals and admits this worker only under a service:<service> key. */
+    const ccm_auth_curve_t *curve;
 } ccm_worker_opts_t;
 
 /* Opens the store and stream and the sockets (connected lazily). Strings are

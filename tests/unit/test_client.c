@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <zmq.h>
 
+#include "ccm/ccm.pb-c.h"
 #include "ccm/client.h"
 #include "ccm/error.h"
 #include "ccm/log.h"
@@ -195,6 +196,74 @@ static void test_pipelined_send_recv(void **state)
     ccm_client_destroy(&c); /* safe twice */
 }
 
+/* Answers the one request it gets first with a reply of another request_id,
+ * then with the right one: a client must take only the second. */
+static void *s_broker_stray_first(void *arg)
+{
+    fixture_t *f = arg;
+    ccm_frames_t *m = s_recv_request(f, 3000);
+    if (!m)
+        return NULL;
+    Ccm__CommonRequest *req =
+        ccm__common_request__unpack(NULL, ccm_frames_len(m, 4), ccm_frames_data(m, 4));
+    const char *ids[2] = {"someone-else", req ? req->request_id : ""};
+    for (int i = 0; i < 2; i++) {
+        Ccm__Status st = CCM__STATUS__INIT;
+        st.message = (char *)(i == 0 ? "stray" : "ours");
+        Ccm__CommonReply r = CCM__COMMON_REPLY__INIT;
+        r.request_id = (char *)ids[i];
+        r.status = &st;
+        uint8_t buf[256];
+        size_t n = ccm__common_reply__pack(&r, buf);
+        ccm_frames_t *out = ccm_frames_new();
+        ccm_frames_push(out, ccm_frames_data(m, 0), ccm_frames_len(m, 0));
+        ccm_frames_push(out, "", 0);
+        ccm_frames_push_str(out, CCM_MDPC);
+        ccm_frames_push(out, ccm_frames_data(m, 3), ccm_frames_len(m, 3));
+        ccm_frames_push(out, buf, n);
+        ccm_frames_send(out, f->router, 0);
+        ccm_frames_destroy(&out);
+    }
+    if (req)
+        ccm__common_request__free_unpacked(req, NULL);
+    ccm_frames_destroy(&m);
+    return NULL;
+}
+
+static void test_reply_of_another_request_is_not_taken(void **state)
+{
+    fixture_t *f = *state;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, s_broker_stray_first, f), 0);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_client_set_timeout(c, 2000);
+    ccm_client_set_retries(c, 0);
+    Ccm__CommonRequest req = CCM__COMMON_REQUEST__INIT;
+    req.request_id = "mine-42";
+    uint8_t buf[64];
+    size_t n = ccm__common_request__pack(&req, buf);
+    void *rep = NULL;
+    size_t len = 0;
+    int rc = ccm_client_request(c, "svc", buf, n, &rep, &len);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    Ccm__CommonReply *r = ccm__common_reply__unpack(NULL, len, rep);
+    assert_non_null(r);
+    assert_string_equal(r->request_id, "mine-42");
+    assert_string_equal(r->status->message, "ours");
+    ccm__common_reply__free_unpacked(r, NULL);
+    free(rep);
+    /* a request_id no service accepts is refused before anything is sent */
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    req.request_id = big;
+    uint8_t bbuf[256];
+    n = ccm__common_request__pack(&req, bbuf);
+    assert_int_equal(ccm_client_request(c, "svc", bbuf, n, &rep, &len), CCM_EINVAL);
+    ccm_client_destroy(&c);
+}
+
 int main(void)
 {
     ccm_log_init("test", CCM_LOG_ERROR);
@@ -203,6 +272,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_gives_up_after_retries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_send_recv, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_of_another_request_is_not_taken, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
