@@ -125,13 +125,24 @@ def claims(s, m, mrn=None):
     return [c for c in cs if mrn is None or c["mrn"] == mrn]
 
 
+def brief(c):
+    """A claim (or a list of them) in one line, for assertion messages."""
+    if isinstance(c, list):
+        return "[%s]" % "; ".join(brief(x) for x in c)
+    return ("%s %s %s %s dos %s npi %s staff %s prac %s consent %s%s%s"
+            % (c["id"], c["status"], c["program"], lines(c), c["dos"], c["billing_npi"],
+               c["staff_minutes"], c["practitioner_minutes"], c["evidence"]["consent_id"],
+               " adjustment" if c.get("adjustment") else "",
+               " withdraw: " + c["withdraw_reason"] if c.get("withdraw_reason") else ""))
+
+
 def current(s, m, mrn="1042"):
     return [c for c in claims(s, m, mrn) if c["status"] in CURRENT]
 
 
 def one_claim(s, m, mrn="1042"):
     cs = current(s, m, mrn)
-    assert len(cs) == 1, "%s %s: want one current claim, got %s" % (mrn, mtext(m), cs)
+    assert len(cs) == 1, "%s %s: want one current claim, got %s" % (mrn, mtext(m), brief(cs))
     return cs[0]
 
 
@@ -144,10 +155,12 @@ def missed(s, m, mrn="1042"):
     return [x for x in got if x["mrn"] == mrn]
 
 
-def reason(s, m, mrn="1042"):
+def want_reason(s, m, want, mrn="1042"):
+    """The patient-month is listed once in missed revenue, with reason `want`."""
     rows = missed(s, m, mrn)
-    assert len(rows) == 1, "%s %s: want one missed row, got %s" % (mrn, mtext(m), rows)
-    return rows[0]["reason"]
+    assert len(rows) == 1 and rows[0]["reason"] == want, \
+        "%s %s: want one missed row %s, got %s (claims: %s)" % (
+            mrn, mtext(m), want, rows, brief(claims(s, m, mrn)))
 
 
 def events(s, typ, key_prefix):
@@ -177,12 +190,12 @@ def test_reconsent_months_follow_each_consent():
         minutes(s, "1042", A + 5, 8, 22)
         close(s, A + 1, A + 2, A + 3, A + 4, A + 5)
         c = one_claim(s, A + 1)
-        assert lines(c) == [("99490", 1)], c
+        assert lines(c) == [("99490", 1)], brief(c)
         assert c["evidence"]["consent_id"] == "C01/1042/CCM/1", c["evidence"]
-        assert reason(s, A + 3) == "CONSENT_REVOKED"
-        assert reason(s, A + 4) == "CONSENT_REVOKED"
+        want_reason(s, A + 3, "CONSENT_REVOKED")
+        want_reason(s, A + 4, "CONSENT_REVOKED")
         c = one_claim(s, A + 5)
-        assert lines(c) == [("99490", 1)] and c["dos"] == day(A + 5, 8), c
+        assert lines(c) == [("99490", 1)] and c["dos"] == day(A + 5, 8), brief(c)
         assert c["evidence"]["consent_id"] == "C01/1042/CCM/2", c["evidence"]
 
 
@@ -200,10 +213,10 @@ def test_new_billing_practitioner_leaves_earlier_months_to_the_old_one():
         consent(s, "1042", now(), npi=P2)
         close(s, A + 1)
         c = one_claim(s, A + 1)
-        assert lines(c) == [("99490", 1), ("99439", 1)], c
+        assert lines(c) == [("99490", 1), ("99439", 1)], brief(c)
         assert c["billing_npi"] == P1 and c["rendering_npi"] == P1, c
         assert c["evidence"]["consent_id"] == "C01/1042/CCM/1", c["evidence"]
-        assert c["staff_minutes"] + c["practitioner_minutes"] == 56, c
+        assert c["staff_minutes"] + c["practitioner_minutes"] == 56, brief(c)
 
 
 def test_payer_change_today_keeps_the_claims_of_earlier_months():
@@ -223,12 +236,12 @@ def test_payer_change_today_keeps_the_claims_of_earlier_months():
         caught_up(s)
         wait_until(lambda: not current(s, A + 2, "1043"), "1043's A+2 claim to be withdrawn")
         [w] = claims(s, A + 2, "1043")
-        assert w["status"] == "WITHDRAW_NEEDED" and w["withdraw_reason"], w
-        assert reason(s, A + 2, "1043") == "NOT_PART_B_FFS"
+        assert w["status"] == "WITHDRAW_NEEDED" and w["withdraw_reason"], brief(w)
+        want_reason(s, A + 2, "NOT_PART_B_FFS", "1043")
         assert one_claim(s, A + 1, "1043")["version"] == 1
         for m in (A + 1, A + 2):
             [c] = claims(s, m, "1042")
-            assert c["status"] == "READY" and c["version"] == 1, c
+            assert c["status"] == "READY" and c["version"] == 1, brief(c)
         assert events(s, "claim.withdraw", "C01/1042/") == []
         assert len(events(s, "claim.ready", "C01/1042/")) == 2
 
@@ -248,11 +261,11 @@ def test_reattestation_today_keeps_the_billed_month():
               "--expected-months", "6", "--high-risk", "--from", at(A + 2, 1, 0))
         caught_up(s)
         wait_until(lambda: not current(s, A + 2, "1043"), "1043's A+2 claim to be withdrawn")
-        assert reason(s, A + 2, "1043") == "NOT_ELIGIBLE_CONDITIONS"
+        want_reason(s, A + 2, "NOT_ELIGIBLE_CONDITIONS", "1043")
         assert one_claim(s, A + 1, "1043")["version"] == 1
         for m in (A + 1, A + 2):
             [c] = claims(s, m, "1042")
-            assert c["status"] == "READY" and c["version"] == 1, c
+            assert c["status"] == "READY" and c["version"] == 1, brief(c)
             assert c["diagnoses"] == ["E11.9", "I50.9"], c
         assert events(s, "claim.withdraw", "C01/1042/") == []
         assert len(events(s, "claim.ready", "C01/1042/")) == 2
@@ -266,7 +279,7 @@ def test_a_second_program_does_not_hide_the_first():
         consent(s, "1042", at(A + 4, 10), program="APCM")
         close(s, A + 2)
         c = one_claim(s, A + 2)
-        assert c["program"] == "CCM" and lines(c) == [("99490", 1)], c
+        assert c["program"] == "CCM" and lines(c) == [("99490", 1)], brief(c)
 
 
 def test_ccm_and_pcm_are_never_both_billed_for_a_month():
@@ -288,10 +301,10 @@ def test_ccm_and_pcm_are_never_both_billed_for_a_month():
         c = one_claim(s, B)
         others = [x for x in claims(s, B, "1042") if x["id"] != c["id"]]
         for x in others:
-            assert x["status"] in ("WITHDRAW_NEEDED", "REPLACED"), (c, others)
-        assert c["program"] == "PCM" and lines(c) == [("99426", 1), ("99427", 1)], c
+            assert x["status"] in ("WITHDRAW_NEEDED", "REPLACED"), brief([c] + others)
+        assert c["program"] == "PCM" and lines(c) == [("99426", 1), ("99427", 1)], brief(c)
         [ccm] = [x for x in others if x["program"] == "CCM"]
-        assert ccm["status"] == "WITHDRAW_NEEDED" and ccm["withdraw_reason"], ccm
+        assert ccm["status"] == "WITHDRAW_NEEDED" and ccm["withdraw_reason"], brief(ccm)
         assert missed(s, B) == [], "a billed month is not missed revenue: %s" % missed(s, B)
 
 
@@ -304,16 +317,16 @@ def test_a_claim_that_stops_being_billable_is_withdrawn():
         late = minutes(s, "1042", B, 13, 13)
         close(s, B)
         c = one_claim(s, B)
-        assert lines(c) == [("99490", 1)], c
+        assert lines(c) == [("99490", 1)], brief(c)
         s.ctl("time", "void", "--clinic", "C01", "--id", late, "--reason", "wrong patient")
         wait_until(lambda: not current(s, B), "the claim to stop being current")
         [w] = claims(s, B)
-        assert w["id"] == c["id"] and w["status"] == "WITHDRAW_NEEDED", w
+        assert w["id"] == c["id"] and w["status"] == "WITHDRAW_NEEDED", brief(w)
         assert w["withdraw_reason"], w
         evs = events(s, "claim.withdraw", key(B))
         assert len(evs) == 1 and evs[0]["payload"]["status"] == "WITHDRAW_NEEDED", evs
         assert evs[0]["payload"]["withdraw_reason"] == w["withdraw_reason"], evs
-        assert reason(s, B) == "BELOW_THRESHOLD"   # listed once, with the reason
+        want_reason(s, B, "BELOW_THRESHOLD")  # listed once, with its reason
 
 
 def test_death_on_a_day_with_work():
@@ -333,9 +346,9 @@ def test_death_on_a_day_with_work():
         s.ctl("patient", "death", "--clinic", "C01", "--mrn", "1043", "--date", day(m, d))
         close(s, m)
         c = one_claim(s, m, "1042")
-        assert lines(c) == [("99490", 1)] and c["staff_minutes"] == 20, c
+        assert lines(c) == [("99490", 1)] and c["staff_minutes"] == 20, brief(c)
         assert current(s, m, "1043") == []
-        assert reason(s, m, "1043") == "DEATH_DAY_REVIEW"
+        want_reason(s, m, "DEATH_DAY_REVIEW", "1043")
 
 
 def test_closing_again_without_a_relevant_change_makes_no_new_version():
@@ -351,7 +364,7 @@ def test_closing_again_without_a_relevant_change_makes_no_new_version():
         [r] = close(s, B)
         assert r["claims"] == 0 and r["unchanged"] >= 1, r
         [c] = claims(s, B)
-        assert c["version"] == 1 and c["status"] == "READY", c
+        assert c["version"] == 1 and c["status"] == "READY", brief(c)
         assert len(events(s, "claim.ready", key(B))) == 1
 
 
@@ -366,15 +379,15 @@ def test_a_late_entry_that_changes_nothing_billed_makes_no_new_version():
         minutes(s, "1042", B, 13, 5)
         close(s, B)
         c1 = one_claim(s, B)
-        assert lines(c1) == [("99490", 1)] and c1["dos"] == day(B, 6), c1
+        assert lines(c1) == [("99490", 1)] and c1["dos"] == day(B, 6), brief(c1)
         minutes(s, "1042", B, 20, 1)
         caught_up(s)
         [c] = claims(s, B)
-        assert c["version"] == 1 and c["status"] == "READY", c
+        assert c["version"] == 1 and c["status"] == "READY", brief(c)
         minutes(s, "1042", B, 22, 20)
         wait_until(lambda: len(claims(s, B)) == 2, "version 2 after 20 more minutes")
         c2 = one_claim(s, B)
-        assert c2["version"] == 2 and lines(c2) == [("99490", 1), ("99439", 1)], c2
+        assert c2["version"] == 2 and lines(c2) == [("99490", 1), ("99439", 1)], brief(c2)
         assert len(events(s, "claim.ready", key(B))) == 2
 
 
@@ -389,7 +402,7 @@ def test_a_late_change_after_payment_is_an_adjustment():
         minutes(s, "1042", B, 20, 20)
         wait_until(lambda: len(claims(s, B)) == 2, "version 2 after the late entry")
         c2 = [c for c in claims(s, B) if c["version"] == 2][0]
-        assert c2["adjustment"] is True and c2["supersedes"] == c1["id"], c2
+        assert c2["adjustment"] is True and c2["supersedes"] == c1["id"], brief(c2)
         assert lines(c2) == [("99490", 1), ("99439", 1)], c2
         assert s.ctl_json("claim", "show", c1["id"])["status"] == "PAID"
 
@@ -406,7 +419,7 @@ def test_no_claim_past_timely_filing():
         minutes(s, "1042", A + 1, 6, 25)
         close(s, old, A + 1)
         assert current(s, old) == []
-        assert reason(s, old) == "TIMELY_FILING"
+        want_reason(s, old, "TIMELY_FILING")
         assert lines(one_claim(s, A + 1)) == [("99490", 1)]
 
 
