@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ccm/enrollment.pb-c.h"
+#include "ccm/tz.h"
 #include "ccmctl.h"
 #include "pbjson.h"
 
@@ -71,6 +73,8 @@ _Static_assert(O_COUNT <= 64, "flag sets are 64-bit masks");
 #define S_OPT_BASE 1000
 #define S_ARG(o, name) [o] = {name, required_argument, 0, S_OPT_BASE + (o)}
 #define S_SWITCH(o, name) [o] = {name, no_argument, 0, S_OPT_BASE + (o)}
+/* A switch that may be followed by a value as the next word: --qmb, --qmb no. */
+#define S_OPTARG(o, name) [o] = {name, optional_argument, 0, S_OPT_BASE + (o)}
 
 static const struct option s_opts[O_COUNT + 1] = {
     S_ARG(O_CLINIC, "clinic"),
@@ -86,7 +90,7 @@ static const struct option s_opts[O_COUNT + 1] = {
     S_ARG(O_CREDENTIALS, "credentials"),
     S_SWITCH(O_OUTSIDE_US, "outside-us"),
     S_ARG(O_BILLING_NPI, "billing-npi"),
-    S_SWITCH(O_QMB, "qmb"),
+    S_OPTARG(O_QMB, "qmb"),
     S_ARG(O_ICD10, "icd10"),
     S_ARG(O_DESCRIPTION, "description"),
     S_ARG(O_EXPECTED_MONTHS, "expected-months"),
@@ -119,6 +123,19 @@ static const struct option s_opts[O_COUNT + 1] = {
 typedef struct {
     const char *v[O_COUNT]; /* each flag's value; "" for a switch; NULL when not given */
 } args_t;
+
+/* yes/no of a switch that may take a value (S_OPTARG): "" (given alone) is yes.
+ * 1, 0, or -1 after a usage error naming the flag. */
+static int s_yes_no(const args_t *a, int o)
+{
+    const char *v = a->v[o];
+    if (!v[0] || strcasecmp(v, "yes") == 0)
+        return 1;
+    if (strcasecmp(v, "no") == 0)
+        return 0;
+    ccmctl_usage("--%s takes yes or no (got \"%s\")", s_opts[o].name, v);
+    return -1;
+}
 
 /* A switch (or flag) was given. */
 static bool s_has(const args_t *a, int o)
@@ -224,6 +241,44 @@ static int s_instant(const args_t *a, int o, int64_t *us)
                         s_opts[o].name, a->v[o]);
 }
 
+/* --flag DATE|INSTANT into *us: an RFC 3339 instant, or a date YYYY-MM-DD
+ * meaning local midnight in the clinic's time zone — how a clinic says when a
+ * change took effect. The zone is the `timezone` of section [clinic ID] of the
+ * configuration (--config, $CCM_CONFIG), as the services read it. */
+static int s_when(ccmctl_t *ctl, const args_t *a, int o, int64_t *us)
+{
+    const char *v = a->v[o], *name = s_opts[o].name, *clinic = a->v[O_CLINIC];
+    int32_t day;
+    if (strlen(v) != 10 || strchr(v, 'T') || strchr(v, 't')) {
+        if (s_rfc3339(v, us) == 0)
+            return 0;
+        return ccmctl_usage("--%s must be a date YYYY-MM-DD (midnight in the clinic's time zone) "
+                            "or an RFC 3339 date-time with an offset, e.g. 2026-11-01 or "
+                            "2026-11-03T14:30:00-05:00 (got \"%s\")",
+                            name, v);
+    }
+    if (ccm_tz_parse_date(v, &day) != 0)
+        return ccmctl_usage("--%s: \"%s\" is not a date YYYY-MM-DD", name, v);
+    char section[64];
+    snprintf(section, sizeof section, "clinic %s", clinic);
+    const char *zone = ccm_config_get(ctl->cfg, section, "timezone", NULL);
+    if (!zone)
+        return ccmctl_usage("--%s %s is midnight in clinic %s's time zone, which the "
+                            "configuration does not give ([clinic %s] timezone; use --config FILE "
+                            "or $CCM_CONFIG), or give an RFC 3339 instant",
+                            name, v, clinic, clinic);
+    ccm_tz_t *tz = malloc(sizeof *tz);
+    if (!tz)
+        return CCMCTL_ERROR;
+    int rc = ccm_tz_load(tz, zone);
+    if (rc == 0)
+        *us = ccm_tz_local_to_utc(tz, (int64_t)day * 86400) * 1000000;
+    free(tz);
+    if (rc != 0)
+        return ccmctl_usage("[clinic %s] timezone: cannot load time zone \"%s\"", clinic, zone);
+    return 0;
+}
+
 static int64_t s_now_us(void)
 {
     struct timespec ts;
@@ -278,21 +333,57 @@ static const char *s_enum_name(const ProtobufCEnumDescriptor *d, int v)
 
 #define S_ENUM(type, v) s_enum_name(&ccm__enrollment__##type##__descriptor, (int)(v))
 
+/* When a fact took effect: "since before any month" (0) or "from <instant>". */
+static const char *s_from(long long us, char *buf, size_t len)
+{
+    char t[40];
+    if (us == 0)
+        snprintf(buf, len, "since before any month");
+    else
+        snprintf(buf, len, "from %s", ccmctl_time(us, t, sizeof t));
+    return buf;
+}
+
+/* "chronic, 24 months, high risk" of an attestation's fields. */
+static void s_print_attested(bool chronic, int months, bool high_risk)
+{
+    if (!chronic)
+        printf("acute");
+    else if (months == S_UNTIL_DEATH)
+        printf("chronic, until death");
+    else
+        printf("chronic, %d months", months);
+    if (high_risk)
+        printf(", high risk");
+}
+
 static void s_print_patient(const Ccm__Enrollment__Patient *p)
 {
-    char t[40], t2[40];
+    char t[40], t2[40], f[64];
     printf("patient   %s/%s\n", p->clinic, p->mrn);
     printf("name      %s, %s\n", p->family_name, p->given_name);
     printf("mbi       %s\n", p->mbi);
     printf("born      %s\n", p->birth_date);
-    if (p->death_date[0])
+    if (p->death_date[0] && p->died_us)
+        printf("died      %s (at %s)\n", p->death_date, ccmctl_time(p->died_us, t, sizeof t));
+    else if (p->death_date[0])
         printf("died      %s\n", p->death_date);
     if (p->qmb)
         printf("qmb       yes (Qualified Medicare Beneficiary)\n");
     printf("payer     %s\n", p->payer[0] ? p->payer : "MEDICARE_B");
+    for (size_t i = 0; i < p->n_payer_history; i++) {
+        const Ccm__Enrollment__PayerPeriod *h = p->payer_history[i];
+        printf("          %-18s %s%s\n", h->payer[0] ? h->payer : "MEDICARE_B",
+               s_from(h->from_us, f, sizeof f), h->qmb ? "  qmb" : "");
+    }
     for (size_t i = 0; i < p->n_complex_months; i++)
         printf("complex   %s (attested complex CCM)\n", p->complex_months[i]);
     printf("billing   %s\n", p->billing_npi[0] ? p->billing_npi : "(no billing practitioner)");
+    for (size_t i = 0; i < p->n_billing_history; i++) {
+        const Ccm__Enrollment__BillingPeriod *h = p->billing_history[i];
+        printf("          %-18s %s\n", h->npi[0] ? h->npi : "(none)",
+               s_from(h->from_us, f, sizeof f));
+    }
     printf("eligible  %s\n", S_ENUM(eligibility, p->eligibility));
     for (size_t i = 0; i < p->n_eligibility_reasons; i++)
         printf("          %s\n", p->eligibility_reasons[i]);
@@ -304,19 +395,20 @@ static void s_print_patient(const Ccm__Enrollment__Patient *p)
     printf("conditions (%zu active)\n", active);
     for (size_t i = 0; i < p->n_conditions; i++) {
         const Ccm__Enrollment__Condition *c = p->conditions[i];
-        printf("  %-8s %-8s since %s", c->icd10, c->resolved_us ? "resolved" : "active",
+        printf("  %-8s %-8s recorded %s  ", c->icd10, c->resolved_us ? "resolved" : "active",
                ccmctl_time(c->added_us, t, sizeof t));
-        if (!c->chronic)
-            printf("  acute");
-        else if (c->expected_months == S_UNTIL_DEATH)
-            printf("  chronic, until death");
-        else
-            printf("  chronic, %d months", c->expected_months);
-        if (c->high_risk)
-            printf(", high risk");
+        s_print_attested(c->chronic, c->expected_months, c->high_risk);
         if (c->description[0])
             printf("  %s", c->description);
         putchar('\n');
+        for (size_t k = 0; k < c->n_attestations; k++) {
+            const Ccm__Enrollment__Attestation *at = c->attestations[k];
+            printf("           %s: ", s_from(at->from_us, f, sizeof f));
+            s_print_attested(at->chronic, at->expected_months, at->high_risk);
+            putchar('\n');
+        }
+        if (c->resolved_us)
+            printf("           resolved %s\n", ccmctl_time(c->resolved_us, t, sizeof t));
     }
 
     printf("consents (%zu)\n", p->n_consents);
@@ -329,6 +421,8 @@ static void s_print_patient(const Ccm__Enrollment__Patient *p)
             printf("  until %s", c->effective_until);
         if (c->revoked_us)
             printf("  (revoked %s)", ccmctl_time(c->revoked_us, t2, sizeof t2));
+        if (c->ended_us)
+            printf("  (ended %s)", ccmctl_time(c->ended_us, t2, sizeof t2));
         printf("\n       disclosed:%s%s%s%s%s\n", c->disclosed_cost_sharing ? " cost-sharing" : "",
                c->disclosed_one_practitioner ? " one-practitioner" : "",
                c->disclosed_right_to_stop ? " right-to-stop" : "",
@@ -476,7 +570,10 @@ static int s_patient_add(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Reques
     in.given_name = (char *)a->v[O_GIVEN];
     in.birth_date = (char *)a->v[O_BIRTH_DATE];
     in.billing_npi = (char *)s_or(a, O_BILLING_NPI, "");
-    in.qmb = s_has(a, O_QMB);
+    int qmb = s_has(a, O_QMB) ? s_yes_no(a, O_QMB) : 0;
+    if (qmb < 0)
+        return CCMCTL_USAGE;
+    in.qmb = qmb;
     in.payer = (char *)s_or(a, O_PAYER, "");
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_REGISTER_PATIENT;
     req->register_patient = &in;
@@ -517,6 +614,9 @@ static int s_patient_set_billing(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment
     in.clinic = (char *)a->v[O_CLINIC];
     in.mrn = (char *)a->v[O_MRN];
     in.npi = (char *)a->v[O_NPI];
+    int rc; /* 0: the first practitioner since before any month, a change now */
+    if (s_has(a, O_FROM) && (rc = s_when(ctl, a, O_FROM, &in.effective_us)))
+        return rc;
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_SET_BILLING_PRACTITIONER;
     req->set_billing_practitioner = &in;
     return s_run(ctl, req);
@@ -528,6 +628,15 @@ static int s_patient_payer(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Requ
     in.clinic = (char *)a->v[O_CLINIC];
     in.mrn = (char *)a->v[O_MRN];
     in.payer = (char *)a->v[O_PAYER];
+    int rc; /* 0: now */
+    if (s_has(a, O_FROM) && (rc = s_when(ctl, a, O_FROM, &in.effective_us)))
+        return rc;
+    if (s_has(a, O_QMB)) {
+        int qmb = s_yes_no(a, O_QMB);
+        if (qmb < 0)
+            return CCMCTL_USAGE;
+        in.qmb = qmb ? CCM__ENROLLMENT__QMB_CHANGE__QMB_YES : CCM__ENROLLMENT__QMB_CHANGE__QMB_NO;
+    }
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_SET_PAYER;
     req->set_payer = &in;
     return s_run(ctl, req);
@@ -551,6 +660,9 @@ static int s_patient_death(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Requ
     in.clinic = (char *)a->v[O_CLINIC];
     in.mrn = (char *)a->v[O_MRN];
     in.date = (char *)a->v[O_DATE];
+    int rc; /* 0: only the date is known */
+    if (s_has(a, O_AT) && (rc = s_instant(a, O_AT, &in.at_us)))
+        return rc;
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_RECORD_DEATH;
     req->record_death = &in;
     return s_run(ctl, req);
@@ -578,6 +690,9 @@ static int s_condition_add(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Requ
     in.expected_months = (int32_t)months;
     in.high_risk = s_has(a, O_HIGH_RISK);
     in.acute = s_has(a, O_ACUTE);
+    int rc; /* 0: a new condition since before any month, another attestation now */
+    if (s_has(a, O_FROM) && (rc = s_when(ctl, a, O_FROM, &in.effective_us)))
+        return rc;
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_ADD_CONDITION;
     req->add_condition = &in;
     return s_run(ctl, req);
@@ -589,6 +704,9 @@ static int s_condition_resolve(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__
     in.clinic = (char *)a->v[O_CLINIC];
     in.mrn = (char *)a->v[O_MRN];
     in.icd10 = (char *)a->v[O_ICD10];
+    int rc; /* 0: now */
+    if (s_has(a, O_AT) && (rc = s_when(ctl, a, O_AT, &in.effective_us)))
+        return rc;
     req->op_case = CCM__ENROLLMENT__REQUEST__OP_RESOLVE_CONDITION;
     req->resolve_condition = &in;
     return s_run(ctl, req);
@@ -646,7 +764,7 @@ static int s_consent_record(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Req
                      &method)))
         return rc;
     int64_t at = s_now_us();
-    if (s_has(a, O_AT) && (rc = s_instant(a, O_AT, &at)))
+    if (s_has(a, O_AT) && (rc = s_when(ctl, a, O_AT, &at)))
         return rc;
     Ccm__Enrollment__RecordConsent in = CCM__ENROLLMENT__RECORD_CONSENT__INIT;
     /* --disclosed lists what the patient was told, comma-separated; what is not
@@ -688,7 +806,7 @@ static int s_consent_revoke(ccmctl_t *ctl, const args_t *a, Ccm__Enrollment__Req
                      &program)))
         return rc;
     int64_t at = 0; /* the service's now */
-    if (s_has(a, O_AT) && (rc = s_instant(a, O_AT, &at)))
+    if (s_has(a, O_AT) && (rc = s_when(ctl, a, O_AT, &at)))
         return rc;
     Ccm__Enrollment__RevokeConsent in = CCM__ENROLLMENT__REVOKE_CONSENT__INIT;
     in.clinic = (char *)a->v[O_CLINIC];
@@ -774,16 +892,19 @@ static const verb_t s_verbs[] = {
      PKEY | F(O_MBI) | F(O_FAMILY) | F(O_GIVEN) | F(O_BIRTH_DATE), true},
     {"patient", "show", s_patient_show, PKEY, PKEY, false},
     {"patient", "list", s_patient_list, F(O_CLINIC) | F(O_AFTER) | F(O_MAX), F(O_CLINIC), false},
-    {"patient", "set-billing", s_patient_set_billing, PKEY | F(O_NPI), PKEY | F(O_NPI), true},
-    {"patient", "death", s_patient_death, PKEY | F(O_DATE), PKEY | F(O_DATE), true},
-    {"patient", "payer", s_patient_payer, PKEY | F(O_PAYER), PKEY | F(O_PAYER), true},
+    {"patient", "set-billing", s_patient_set_billing, PKEY | F(O_NPI) | F(O_FROM), PKEY | F(O_NPI),
+     true},
+    {"patient", "death", s_patient_death, PKEY | F(O_DATE) | F(O_AT), PKEY | F(O_DATE), true},
+    {"patient", "payer", s_patient_payer, PKEY | F(O_PAYER) | F(O_FROM) | F(O_QMB),
+     PKEY | F(O_PAYER), true},
     {"patient", "complexity", s_patient_complexity, PKEY | F(O_MONTH) | F(O_WITHDRAW),
      PKEY | F(O_MONTH), true},
     {"condition", "add", s_condition_add,
      PKEY | F(O_ICD10) | F(O_DESCRIPTION) | F(O_EXPECTED_MONTHS) | F(O_UNTIL_DEATH) |
-         F(O_HIGH_RISK) | F(O_ACUTE),
+         F(O_HIGH_RISK) | F(O_ACUTE) | F(O_FROM),
      PKEY | F(O_ICD10), true},
-    {"condition", "resolve", s_condition_resolve, PKEY | F(O_ICD10), PKEY | F(O_ICD10), true},
+    {"condition", "resolve", s_condition_resolve, PKEY | F(O_ICD10) | F(O_AT), PKEY | F(O_ICD10),
+     true},
     {"practitioner", "add", s_practitioner_add,
      F(O_CLINIC) | F(O_NPI) | F(O_ROLE) | F(O_FAMILY) | F(O_GIVEN) | F(O_CREDENTIALS),
      F(O_CLINIC) | F(O_NPI) | F(O_ROLE) | F(O_FAMILY) | F(O_GIVEN), true},
@@ -829,6 +950,13 @@ static int s_parse(ccmctl_t *ctl, const verb_t *v, int argc, char **argv, args_t
             return ccmctl_usage("%s%s%s does not take --%s", v->command, v->verb ? " " : "",
                                 v->verb ? v->verb : "", s_opts[o].name);
         a->v[o] = s_opts[o].has_arg == no_argument ? "" : optarg;
+        /* getopt takes an optional value only as --flag=value; take the next
+         * word too (these commands have no operands). */
+        if (s_opts[o].has_arg == optional_argument && !optarg) {
+            a->v[o] = "";
+            if (optind < argc && argv[optind][0] != '-')
+                a->v[o] = argv[optind++];
+        }
     }
     if (optind != argc)
         return ccmctl_usage("unexpected argument \"%s\"", argv[optind]);

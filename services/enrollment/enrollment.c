@@ -17,24 +17,18 @@
 #include "ccm/log.h"
 #include "ccm/rules.h"
 #include "ccm/tz.h"
+#include "facts.h"
 
 /* Field limits (bytes). */
 #define S_CLINIC_MAX CCM_CLINIC_ID_MAX
 #define S_MRN_MAX 64
 #define S_NAME_MAX 100
 #define S_DESC_MAX 200
-#define S_CONDITIONS_MAX 64
 #define S_LIST_DEFAULT 100
 #define S_LIST_MAX 1000
 #define S_CREDENTIALS_MAX 32
 #define S_STAFF_ID_MAX 64
 #define S_FACILITY_MAX 200
-/* Records per patient at most (visits, other services, stays, consents). */
-#define S_RECORDS_MAX 500
-/* How far a client's clock may run ahead of ours for "not in the future". */
-#define S_CLOCK_SKEW_US (120 * 1000000LL)
-/* expected_months meaning "until death". */
-#define S_UNTIL_DEATH 999
 
 const char *const ccm_enrollment_dbs[] = {"patients", "mbi",       "practitioners",
                                           "staff",    "careplans", NULL};
@@ -118,6 +112,9 @@ int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w)
         rc = ccm_store_dbi(s, "staff", &e->staff);
     if (!rc)
         rc = ccm_store_dbi(s, "careplans", &e->careplans);
+    /* Patients stored before the fact history get it before the first request. */
+    if (!rc)
+        rc = ccm_facts_migrate(s, e->patients, e->clinics);
     /* The worklist needs to know whose care plan is established and shared. */
     static const char *const types[] = {"careplan.established", "careplan.copy_given", NULL};
     return rc ? rc : ccm_worker_follow(w, "careplan", types, s_on_careplan, e);
@@ -242,25 +239,6 @@ typedef Ccm__Enrollment__Staff staff_t;
 static const char *const s_programs[] = {"", "CCM", "PCM", "APCM"};
 static const char *const s_eligibility_names[] = {"NOT_ELIGIBLE", "PCM_ELIGIBLE", "CCM_ELIGIBLE"};
 
-/* A heap copy for a field of an unpacked message (freed by free_unpacked with
- * the default allocator, which is malloc/free). */
-static char *s_dup(const char *v)
-{
-    char *d = strdup(v ? v : "");
-    if (!d)
-        abort(); /* out of memory: state is in LMDB, peers retry */
-    return d;
-}
-
-/* Replaces a string field of an unpacked message (its old value may be the
- * shared empty default, which is not ours to free). */
-static void s_set(char **field, const char *v)
-{
-    if (*field && *field != protobuf_c_empty_string)
-        free(*field);
-    *field = s_dup(v);
-}
-
 /* A catalogue code from user input, case-insensitive ("g0438" is G0438). */
 static ccm_code_t s_code(const char *in)
 {
@@ -271,19 +249,6 @@ static ccm_code_t s_code(const char *in)
     for (size_t i = 0; i <= n; i++)
         up[i] = (char)((in[i] >= 'a' && in[i] <= 'z') ? in[i] - 32 : in[i]);
     return ccm_rules_code_parse(up);
-}
-
-/* Appends elem (heap) to a repeated message field. */
-static int s_append(void ***arr, size_t *n, void *elem)
-{
-    if (*n >= S_RECORDS_MAX)
-        return CCM_ETOOBIG;
-    void **a = realloc(*arr, (*n + 1) * sizeof *a);
-    if (!a)
-        return CCM_ENOMEM;
-    a[(*n)++] = elem;
-    *arr = a;
-    return 0;
 }
 
 static int s_bad(ccm_worker_call_t *call, const char *op, const char *field, const char *why)
@@ -317,32 +282,13 @@ static int s_practitioner(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *
     return rc ? ccm_worker_store_fail(call, rc) : 0;
 }
 
-/* The clinic-local calendar day (days since 1970-01-01) of an instant in µs. */
-static int32_t s_local_day(const ccm_enrollment_t *e, const char *clinic, int64_t us)
-{
-    const clinic_t *c = ccm_clinics_find(e->clinics, clinic);
-    int64_t sec = us / 1000000;
-    return c ? ccm_tz_local_day(c->tz, sec) : (int32_t)(sec / 86400);
-}
-
-static void s_format_day(int32_t day, char out[11])
-{
-    int32_t y, m, d;
-    ccm_tz_civil_from_days(day, &y, &m, &d);
-    unsigned uy = (unsigned)y % 10000u, um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
-    char buf[16];
-    snprintf(buf, sizeof buf, "%04u-%02u-%02u", uy, um, ud);
-    memcpy(out, buf, 10);
-    out[10] = '\0';
-}
-
 /* Recomputes eligibility from the active conditions with lib/rules; when it
  * changed, appends an "eligibility" event (the eligibility notification). */
 static void s_eligibility(patient_t *p)
 {
-    ccm_condition_t conds[S_CONDITIONS_MAX];
+    ccm_condition_t conds[CCM_FACTS_CONDITIONS_MAX];
     size_t n = 0;
-    for (size_t i = 0; i < p->n_conditions && n < S_CONDITIONS_MAX; i++) {
+    for (size_t i = 0; i < p->n_conditions && n < CCM_FACTS_CONDITIONS_MAX; i++) {
         const condition_t *c = p->conditions[i];
         if (c->resolved_us)
             continue;
@@ -364,8 +310,8 @@ static void s_eligibility(patient_t *p)
     p->eligibility_reasons = malloc(2 * sizeof(char *));
     if (!p->eligibility_reasons)
         abort();
-    p->eligibility_reasons[0] = s_dup(r1);
-    p->eligibility_reasons[1] = s_dup(r2);
+    p->eligibility_reasons[0] = ccm_facts_dup(r1);
+    p->eligibility_reasons[1] = ccm_facts_dup(r2);
     p->n_eligibility_reasons = 2;
     p->eligibility = (Ccm__Enrollment__Eligibility)el.program;
 }
@@ -407,6 +353,108 @@ static consent_t *s_active_consent(patient_t *p, int program)
     return NULL;
 }
 
+/* ---- the shape of a change: load, change, settle ---- */
+
+/* Checks a text field of operation op, naming it on failure. */
+static int s_text(ccm_worker_call_t *call, const char *op, const char *field, const char *v,
+                  size_t max, bool required)
+{
+    const char *why;
+    if (ccm_ident_text(v, max, required, &why) == 0)
+        return 0;
+    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field,
+                           "%s.%s: %s (at most %zu bytes)", op, field, why, max);
+}
+
+/* Loads the patient an operation names, or fails the call with NOT_FOUND. */
+static int s_load_for(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                      const char *clinic, const char *mrn, patient_t **p)
+{
+    int rc = s_check_patient_key(e, call, op, clinic, mrn);
+    if (rc)
+        return rc;
+    rc = s_load(e, txn, clinic, mrn, p);
+    if (rc == CCM_ENOTFOUND)
+        return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "mrn",
+                               "%s.mrn: no patient %s in clinic %s", op, mrn, clinic);
+    return rc ? ccm_worker_store_fail(call, rc) : 0;
+}
+
+/* Loads the patient for a mutation op: request id required, patient must exist. */
+static int s_begin(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
+                   const char *clinic, const char *mrn, patient_t **p)
+{
+    int rc = ccm_worker_require_request_id(call);
+    return rc ? rc : s_load_for(e, txn, call, op, clinic, mrn, p);
+}
+
+/* What the facts module needs of a call on a patient of clinic (known: the
+ * key was checked). */
+static ccm_facts_ctx_t s_ctx(const ccm_enrollment_t *e, const ccm_worker_call_t *call,
+                             const char *clinic)
+{
+    return (ccm_facts_ctx_t){.now_us = call->now_us,
+                             .request_id = call->request_id,
+                             .tz = ccm_clinics_find(e->clinics, clinic)->tz};
+}
+
+/* Saves p with event type and answers; frees p. */
+static int s_finish(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                    patient_t *p, const char *type)
+{
+    p->updated_us = call->now_us;
+    int rc = s_commit(e, w, txn, call, p, type);
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* Fails the call with rc (already set) after freeing p. */
+static int s_drop(patient_t *p, int rc)
+{
+    ccm__enrollment__patient__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* Answers a change the facts module refused (rc, why); returns rc. */
+static int s_refused(ccm_worker_call_t *call, const char *op, int rc,
+                     const ccm_facts_refusal_t *why)
+{
+    return ccm_worker_fail(call, rc, why->code, why->field, "%s.%s: %s", op, why->field, why->why);
+}
+
+/* Ends a change the facts module made (rc 0: saved as event type), found
+ * already so (CCM_EEXIST: the patient answers unchanged, nothing published) or
+ * refused (why). Frees p. */
+static int s_settle(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                    patient_t *p, const char *op, int rc, const ccm_facts_refusal_t *why,
+                    const char *type)
+{
+    if (rc == CCM_EEXIST) {
+        call->remember = true;
+        return s_drop(p, s_reply_patient(call, p));
+    }
+    if (rc != 0)
+        return s_drop(p, s_refused(call, op, rc, why));
+    return s_finish(e, w, txn, call, p, type);
+}
+
+/* Appends record rec (heap) to one of p's lists and finishes the change with
+ * event type, effective from instant `from`; frees rec and p on failure. */
+static int s_add_record(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
+                        patient_t *p, void ***list, size_t *n, ProtobufCMessage *rec,
+                        const char *op, const char *field, int64_t from, const char *type)
+{
+    int rc = ccm_facts_append(list, n, rec);
+    if (rc != 0) {
+        protobuf_c_message_free_unpacked(rec, NULL);
+        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, field,
+                                         "%s: the patient has %d such records already", op,
+                                         CCM_FACTS_RECORDS_MAX));
+    }
+    p->change_effective_us = from;
+    return s_finish(e, w, txn, call, p, type);
+}
+
 /* ---- operations ---- */
 
 static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
@@ -422,14 +470,9 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     if (ccm_ident_mbi(in->mbi, mbi, &why) != 0)
         return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "mbi",
                                "register_patient.mbi: %s", why);
-    if (ccm_ident_text(in->family_name, S_NAME_MAX, true, &why) != 0)
-        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "family_name",
-                               "register_patient.family_name: %s (at most %d bytes)", why,
-                               S_NAME_MAX);
-    if (ccm_ident_text(in->given_name, S_NAME_MAX, true, &why) != 0)
-        return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "given_name",
-                               "register_patient.given_name: %s (at most %d bytes)", why,
-                               S_NAME_MAX);
+    if ((rc = s_text(call, "register_patient", "family_name", in->family_name, S_NAME_MAX, true)) ||
+        (rc = s_text(call, "register_patient", "given_name", in->given_name, S_NAME_MAX, true)))
+        return rc;
     long days;
     if (ccm_ident_date(in->birth_date, &days, &why) != 0)
         return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "birth_date",
@@ -453,29 +496,25 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
     if (rc != 0 && rc != CCM_ENOTFOUND)
         return ccm_worker_store_fail(call, rc);
 
-    patient_t *old = NULL;
-    rc = s_load(e, txn, in->clinic, in->mrn, &old);
+    patient_t *p = NULL;
+    rc = s_load(e, txn, in->clinic, in->mrn, &p);
     if (rc == 0) {
         /* Registered before: the same facts are an idempotent success, others a conflict. */
-        const char *field = strcmp(old->mbi, mbi)                       ? "mbi"
-                            : strcmp(old->family_name, in->family_name) ? "family_name"
-                            : strcmp(old->given_name, in->given_name)   ? "given_name"
-                            : strcmp(old->birth_date, in->birth_date)   ? "birth_date"
-                            : in->billing_npi[0] && strcmp(old->billing_npi, in->billing_npi)
+        const char *field = strcmp(p->mbi, mbi)                       ? "mbi"
+                            : strcmp(p->family_name, in->family_name) ? "family_name"
+                            : strcmp(p->given_name, in->given_name)   ? "given_name"
+                            : strcmp(p->birth_date, in->birth_date)   ? "birth_date"
+                            : in->billing_npi[0] && strcmp(p->billing_npi, in->billing_npi)
                                 ? "billing_npi"
-                            : old->qmb != in->qmb ? "qmb"
-                                                  : NULL;
-        if (field) {
-            ccm__enrollment__patient__free_unpacked(old, NULL);
-            return ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, field,
-                                   "register_patient.%s: MRN %s of clinic %s is already "
-                                   "registered with another %s",
-                                   field, in->mrn, in->clinic, field);
-        }
-        rc = s_reply_patient(call, old);
-        ccm__enrollment__patient__free_unpacked(old, NULL);
+                            : p->qmb != in->qmb ? "qmb"
+                                                : NULL;
+        if (field)
+            return s_drop(p, ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, field,
+                                             "register_patient.%s: MRN %s of clinic %s is "
+                                             "already registered with another %s",
+                                             field, in->mrn, in->clinic, field));
         call->remember = true;
-        return rc;
+        return s_drop(p, s_reply_patient(call, p));
     }
     if (rc != CCM_ENOTFOUND)
         return ccm_worker_store_fail(call, rc);
@@ -488,155 +527,62 @@ static int s_register(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_wo
         return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "payer",
                                "register_patient.payer: must be MEDICARE_B, MEDICARE_ADVANTAGE, "
                                "MEDICAID, COMMERCIAL or OTHER");
-    patient_t p = CCM__ENROLLMENT__PATIENT__INIT;
-    p.billing_npi = in->billing_npi;
-    p.qmb = in->qmb;
-    p.payer = in->payer;
-    p.clinic = in->clinic;
-    p.mrn = in->mrn;
-    p.mbi = mbi;
-    p.family_name = in->family_name;
-    p.given_name = in->given_name;
-    p.birth_date = in->birth_date;
-    p.created_us = p.updated_us = call->now_us;
-    s_eligibility(&p);
-    rc = s_save(e, w, txn, call, &p, "patient.registered");
-    if (rc != 0) {
-        for (size_t i = 0; i < p.n_eligibility_reasons; i++)
-            free(p.eligibility_reasons[i]);
-        free(p.eligibility_reasons);
+    if ((rc = ccm_store_put(txn, e->mbi, mk.buf, mk.len, in->mrn, strlen(in->mrn), 0)) != 0)
         return ccm_worker_store_fail(call, rc);
-    }
-    rc = ccm_store_put(txn, e->mbi, mk.buf, mk.len, in->mrn, strlen(in->mrn), 0);
-    if (rc == 0) {
-        call->remember = true;
-        rc = s_reply_patient(call, &p);
-    } else {
-        rc = ccm_worker_store_fail(call, rc);
-    }
-    for (size_t i = 0; i < p.n_eligibility_reasons; i++)
-        free(p.eligibility_reasons[i]);
-    free(p.eligibility_reasons);
-    return rc;
-}
-
-/* Loads the patient an operation names, or fails the call with NOT_FOUND. */
-static int s_load_for(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
-                      const char *clinic, const char *mrn, patient_t **p)
-{
-    int rc = s_check_patient_key(e, call, op, clinic, mrn);
-    if (rc)
-        return rc;
-    rc = s_load(e, txn, clinic, mrn, p);
-    if (rc == CCM_ENOTFOUND)
-        return ccm_worker_fail(call, rc, CCM__CODE__NOT_FOUND, "mrn",
-                               "%s.mrn: no patient %s in clinic %s", op, mrn, clinic);
-    return rc ? ccm_worker_store_fail(call, rc) : 0;
-}
-
-static condition_t *s_active(patient_t *p, const char *icd10)
-{
-    for (size_t i = 0; i < p->n_conditions; i++)
-        if (p->conditions[i]->resolved_us == 0 && strcmp(p->conditions[i]->icd10, icd10) == 0)
-            return p->conditions[i];
-    return NULL;
+    if (!(p = malloc(sizeof *p)))
+        abort();
+    ccm__enrollment__patient__init(p);
+    p->clinic = ccm_facts_dup(in->clinic);
+    p->mrn = ccm_facts_dup(in->mrn);
+    p->mbi = ccm_facts_dup(mbi);
+    p->family_name = ccm_facts_dup(in->family_name);
+    p->given_name = ccm_facts_dup(in->given_name);
+    p->birth_date = ccm_facts_dup(in->birth_date);
+    p->billing_npi = ccm_facts_dup(in->billing_npi);
+    p->qmb = in->qmb;
+    p->payer = ccm_facts_dup(in->payer);
+    p->created_us = call->now_us;
+    ccm_facts_ctx_t x = s_ctx(e, call, in->clinic);
+    ccm_facts_register(p, &x);
+    return s_finish(e, w, txn, call, p, "patient.registered");
 }
 
 static int s_add_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                            ccm_worker_call_t *call, const Ccm__Enrollment__AddCondition *in)
 {
-    const char *why;
-    int rc = ccm_worker_require_request_id(call);
-    if (rc)
-        return rc;
+    static const char op[] = "add_condition";
     char code[9];
     patient_t *p = NULL;
-    if ((rc = s_load_for(e, txn, call, "add_condition", in->clinic, in->mrn, &p)) != 0)
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
         return rc;
-    if ((rc = s_icd10(call, "add_condition", in->icd10, code)) != 0)
-        goto out;
-    if (ccm_ident_text(in->description, S_DESC_MAX, false, &why) != 0) {
-        rc = ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, "description",
-                             "add_condition.description: %s (at most %d bytes)", why, S_DESC_MAX);
-        goto out;
-    }
-    if (in->expected_months < 0 || in->expected_months > S_UNTIL_DEATH) {
-        rc = s_bad(call, "add_condition", "expected_months",
-                   "must be 0 to 998 months, or 999 for \"until death\"");
-        goto out;
-    }
-    condition_t *same = s_active(p, code);
-    if (same) {
-        /* Active already: a new attestation (duration, risk, chronic) updates it. */
-        if (same->expected_months == in->expected_months && same->high_risk == in->high_risk &&
-            same->chronic == !in->acute) {
-            call->remember = true;
-            rc = s_reply_patient(call, p);
-            goto out;
-        }
-        same->expected_months = in->expected_months;
-        same->high_risk = in->high_risk;
-        same->chronic = !in->acute;
-        if (in->description[0])
-            s_set(&same->description, in->description);
-        p->updated_us = call->now_us;
-        rc = s_commit(e, w, txn, call, p, "condition.updated");
-        goto out;
-    }
-    if (p->n_conditions >= S_CONDITIONS_MAX) {
-        rc = ccm_worker_fail(call, CCM_ETOOBIG, CCM__CODE__FAILED_PRECONDITION, "icd10",
-                             "add_condition.icd10: the patient already has %d conditions",
-                             S_CONDITIONS_MAX);
-        goto out;
-    }
-    condition_t *c = malloc(sizeof *c);
-    if (!c)
-        abort();
-    ccm__enrollment__condition__init(c);
-    c->icd10 = s_dup(code);
-    c->description = s_dup(in->description);
-    c->added_us = call->now_us;
-    c->added_request = s_dup(call->request_id);
-    c->expected_months = in->expected_months;
-    c->high_risk = in->high_risk;
-    c->chronic = !in->acute;
-    if ((rc = s_append((void ***)&p->conditions, &p->n_conditions, c)) != 0) {
-        ccm__enrollment__condition__free_unpacked(c, NULL);
-        goto out;
-    }
-    p->updated_us = call->now_us;
-    rc = s_commit(e, w, txn, call, p, "condition.added");
-out:
-    ccm__enrollment__patient__free_unpacked(p, NULL);
-    return rc;
+    if ((rc = s_icd10(call, op, in->icd10, code)) ||
+        (rc = s_text(call, op, "description", in->description, S_DESC_MAX, false)))
+        return s_drop(p, rc);
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    bool added;
+    rc = ccm_facts_attest(p, code, in->description, in->expected_months, in->high_risk, !in->acute,
+                          in->effective_us, &x, &added, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why,
+                    added ? "condition.added" : "condition.updated");
 }
 
 static int s_resolve_condition(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                                ccm_worker_call_t *call, const Ccm__Enrollment__ResolveCondition *in)
 {
-    int rc = ccm_worker_require_request_id(call);
-    if (rc)
-        return rc;
+    static const char op[] = "resolve_condition";
     char code[9];
     patient_t *p = NULL;
-    if ((rc = s_load_for(e, txn, call, "resolve_condition", in->clinic, in->mrn, &p)) != 0)
+    int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
+    if (rc)
         return rc;
-    if ((rc = s_icd10(call, "resolve_condition", in->icd10, code)) != 0)
-        goto out;
-    condition_t *c = s_active(p, code);
-    if (!c) {
-        rc = ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "icd10",
-                             "resolve_condition.icd10: patient %s has no active condition %s",
-                             in->mrn, code);
-        goto out;
-    }
-    s_set(&c->resolved_request, call->request_id);
-    c->resolved_us = call->now_us;
-    p->updated_us = call->now_us;
-    rc = s_commit(e, w, txn, call, p, "condition.resolved");
-out:
-    ccm__enrollment__patient__free_unpacked(p, NULL);
-    return rc;
+    if ((rc = s_icd10(call, op, in->icd10, code)) != 0)
+        return s_drop(p, rc);
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    rc = ccm_facts_resolve(p, code, in->effective_us, &x, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why, "condition.resolved");
 }
 
 static int s_get(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
@@ -718,17 +664,6 @@ static int s_list(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call,
 }
 
 /* ---- practitioners and staff ---- */
-
-/* Checks a text field of operation op, naming it on failure. */
-static int s_text(ccm_worker_call_t *call, const char *op, const char *field, const char *v,
-                  size_t max, bool required)
-{
-    const char *why;
-    if (ccm_ident_text(v, max, required, &why) == 0)
-        return 0;
-    return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INVALID_ARGUMENT, field,
-                           "%s.%s: %s (at most %zu bytes)", op, field, why, max);
-}
 
 /* Stores msg under (clinic, id) in dbi unless an equal record exists (then the
  * stored one answers); another record under the key is a CONFLICT. Appends
@@ -925,48 +860,7 @@ static int s_list_people(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *c
     return rc;
 }
 
-/* ---- patient facts: billing practitioner, death, consent, visits, … ---- */
-
-/* Loads the patient for a mutation op: request id required, patient must exist. */
-static int s_begin(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
-                   const char *clinic, const char *mrn, patient_t **p)
-{
-    int rc = ccm_worker_require_request_id(call);
-    return rc ? rc : s_load_for(e, txn, call, op, clinic, mrn, p);
-}
-
-/* Saves p with event type and answers; frees p. */
-static int s_finish(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
-                    patient_t *p, const char *type)
-{
-    p->updated_us = call->now_us;
-    int rc = s_commit(e, w, txn, call, p, type);
-    ccm__enrollment__patient__free_unpacked(p, NULL);
-    return rc;
-}
-
-/* Fails the call with rc (already set) after freeing p. */
-static int s_drop(patient_t *p, int rc)
-{
-    ccm__enrollment__patient__free_unpacked(p, NULL);
-    return rc;
-}
-
-/* Appends record rec (heap) to one of p's lists and finishes the change with
- * event type; frees rec and p on failure. */
-static int s_add_record(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
-                        patient_t *p, void ***list, size_t *n, ProtobufCMessage *rec,
-                        const char *op, const char *field, const char *type)
-{
-    int rc = s_append(list, n, rec);
-    if (rc != 0) {
-        protobuf_c_message_free_unpacked(rec, NULL);
-        return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, field,
-                                         "%s: the patient has %d such records already", op,
-                                         S_RECORDS_MAX));
-    }
-    return s_finish(e, w, txn, call, p, type);
-}
+/* ---- patient facts: billing practitioner, payer, death, consent, visits, … ---- */
 
 static int s_set_billing(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                          ccm_worker_call_t *call, const Ccm__Enrollment__SetBillingPractitioner *in)
@@ -978,24 +872,10 @@ static int s_set_billing(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
         return rc;
     if ((rc = s_practitioner(e, txn, call, op, "npi", in->clinic, in->npi)) != 0)
         return s_drop(p, rc);
-    if (strcmp(p->billing_npi, in->npi) == 0) { /* no change */
-        call->remember = true;
-        rc = s_reply_patient(call, p);
-        return s_drop(p, rc);
-    }
-    /* A consent covers one billing practitioner (P-3): the new one needs a new consent. */
-    char today[11];
-    s_format_day(s_local_day(e, p->clinic, call->now_us), today);
-    for (size_t i = 0; i < p->n_consents; i++) {
-        consent_t *c = p->consents[i];
-        if (c->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE &&
-            strcmp(c->billing_npi, p->billing_npi) == 0) {
-            c->status = CCM__ENROLLMENT__CONSENT_STATUS__PRACTITIONER_CHANGED;
-            s_set(&c->effective_until, today);
-        }
-    }
-    s_set(&p->billing_npi, in->npi);
-    return s_finish(e, w, txn, call, p, "patient.updated");
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    rc = ccm_facts_set_billing(p, in->npi, in->effective_us, &x, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why, "patient.updated");
 }
 
 static int s_set_payer(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
@@ -1006,13 +886,10 @@ static int s_set_payer(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
     if (rc)
         return rc;
-    ccm_payer_t payer;
-    if (ccm_rules_payer_parse(in->payer, &payer) != 0)
-        return s_drop(p, s_bad(call, op, "payer",
-                               "must be MEDICARE_B, MEDICARE_ADVANTAGE, MEDICAID, COMMERCIAL "
-                               "or OTHER"));
-    s_set(&p->payer, in->payer);
-    return s_finish(e, w, txn, call, p, "patient.updated");
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    rc = ccm_facts_set_payer(p, in->payer, in->qmb, in->effective_us, &x, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why, "patient.updated");
 }
 
 /* Complex CCM is the billing practitioner's judgment for a month (moderate or
@@ -1040,13 +917,14 @@ static int s_attest_complexity(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
         free(p->complex_months[at]);
         p->complex_months[at] = p->complex_months[--p->n_complex_months];
     } else if (at == p->n_complex_months) {
-        char *m = s_dup(in->month);
-        if ((rc = s_append((void ***)&p->complex_months, &p->n_complex_months, m)) != 0) {
+        char *m = ccm_facts_dup(in->month);
+        if ((rc = ccm_facts_append((void ***)&p->complex_months, &p->n_complex_months, m)) != 0) {
             free(m);
             return s_drop(p, ccm_worker_fail(call, rc, CCM__CODE__FAILED_PRECONDITION, "month",
                                              "%s: too many months attested", op));
         }
     }
+    p->change_effective_us = ccm_facts_month_start(s_ctx(e, call, p->clinic).tz, month);
     return s_finish(e, w, txn, call, p, "patient.updated");
 }
 
@@ -1054,20 +932,14 @@ static int s_record_death(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
                           ccm_worker_call_t *call, const Ccm__Enrollment__RecordDeath *in)
 {
     static const char op[] = "record_death";
-    const char *why;
     patient_t *p = NULL;
     int rc = s_begin(e, txn, call, op, in->clinic, in->mrn, &p);
     if (rc)
         return rc;
-    long day, born;
-    if (ccm_ident_date(in->date, &day, &why) != 0)
-        return s_drop(p, s_bad(call, op, "date", why));
-    if (day > s_local_day(e, p->clinic, call->now_us))
-        return s_drop(p, s_bad(call, op, "date", "is in the future"));
-    if (ccm_ident_date(p->birth_date, &born, NULL) == 0 && day < born)
-        return s_drop(p, s_bad(call, op, "date", "is before the birth date"));
-    s_set(&p->death_date, in->date);
-    return s_finish(e, w, txn, call, p, "patient.updated");
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    rc = ccm_facts_record_death(p, in->date, in->at_us, &x, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why, "patient.updated");
 }
 
 static int s_staff_known(ccm_enrollment_t *e, MDB_txn *txn, ccm_worker_call_t *call, const char *op,
@@ -1103,7 +975,7 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
         return s_drop(p, s_bad(call, op, "at_us", "when the patient consented is required"));
     if (in->at_us < 0)
         return s_drop(p, s_bad(call, op, "at_us", "must be after 1970-01-01"));
-    if (in->at_us > call->now_us + S_CLOCK_SKEW_US)
+    if (in->at_us > call->now_us + CCM_FACTS_CLOCK_SKEW_US)
         return s_drop(p, s_bad(call, op, "at_us", "is in the future"));
     if (p->death_date[0])
         return s_drop(p, ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__FAILED_PRECONDITION, "mrn",
@@ -1123,12 +995,9 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     if ((rc = s_staff_known(e, txn, call, op, in->clinic, in->staff_id)) ||
         (rc = s_practitioner(e, txn, call, op, "billing_npi", in->clinic, in->billing_npi)))
         return s_drop(p, rc);
-    if (strcmp(p->billing_npi, in->billing_npi) != 0)
-        return s_drop(
-            p, ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__FAILED_PRECONDITION, "billing_npi",
-                               "%s.billing_npi: the patient's billing practitioner is %s; consent "
-                               "is given to the billing practitioner (set it first)",
-                               op, p->billing_npi[0] ? p->billing_npi : "not set"));
+    ccm_facts_refusal_t why;
+    if ((rc = ccm_facts_consent_allowed(p, in->billing_npi, in->at_us, &why)) != 0)
+        return s_drop(p, s_refused(call, op, rc, &why));
     if (s_active_consent(p, in->program))
         return s_drop(p, ccm_worker_fail(call, CCM_ECONFLICT, CCM__CODE__CONFLICT, "program",
                                          "%s.program: the patient already has an active %s "
@@ -1141,19 +1010,19 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     char id[S_CLINIC_MAX + S_MRN_MAX + 16];
     snprintf(id, sizeof id, "%s/%s/%s/%zu", p->clinic, p->mrn, s_programs[in->program],
              p->n_consents + 1);
-    c->id = s_dup(id);
+    c->id = ccm_facts_dup(id);
     c->program = in->program;
-    c->billing_npi = s_dup(in->billing_npi);
+    c->billing_npi = ccm_facts_dup(in->billing_npi);
     c->method = in->method;
     c->at_us = in->at_us;
-    c->staff_id = s_dup(in->staff_id);
+    c->staff_id = ccm_facts_dup(in->staff_id);
     c->disclosed_cost_sharing = c->disclosed_one_practitioner = c->disclosed_right_to_stop = true;
     c->share_electronically = in->share_electronically;
     c->status = CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE;
     c->recorded_us = call->now_us;
-    c->request_id = s_dup(call->request_id);
+    c->request_id = ccm_facts_dup(call->request_id);
     return s_add_record(e, w, txn, call, p, (void ***)&p->consents, &p->n_consents, &c->base, op,
-                        "program", "consent.recorded");
+                        "program", in->at_us, "consent.recorded");
 }
 
 static int s_revoke_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1166,25 +1035,10 @@ static int s_revoke_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
         return rc;
     if (in->program < CCM__ENROLLMENT__PROGRAM__CCM || in->program > CCM__ENROLLMENT__PROGRAM__APCM)
         return s_drop(p, s_bad(call, op, "program", "must be CCM, PCM or APCM"));
-    consent_t *c = s_active_consent(p, in->program);
-    if (!c)
-        return s_drop(p, ccm_worker_fail(call, CCM_ENOTFOUND, CCM__CODE__NOT_FOUND, "program",
-                                         "%s.program: the patient has no active %s consent", op,
-                                         s_programs[in->program]));
-    int64_t at = in->at_us ? in->at_us : call->now_us;
-    if (at > call->now_us)
-        return s_drop(p, s_bad(call, op, "at_us", "is in the future"));
-    if (at < c->at_us)
-        return s_drop(p, s_bad(call, op, "at_us", "is before the consent was given"));
-    /* Revocation takes effect at the end of the calendar month (§3, P-2). */
-    int32_t day = s_local_day(e, p->clinic, at), y, m, d;
-    ccm_tz_civil_from_days(day, &y, &m, &d);
-    char until[11];
-    s_format_day(ccm_tz_days_from_civil(y, m, ccm_tz_days_in_month(y, m)), until);
-    c->status = CCM__ENROLLMENT__CONSENT_STATUS__REVOKED;
-    c->revoked_us = at;
-    s_set(&c->effective_until, until);
-    return s_finish(e, w, txn, call, p, "consent.revoked");
+    ccm_facts_ctx_t x = s_ctx(e, call, p->clinic);
+    ccm_facts_refusal_t why;
+    rc = ccm_facts_revoke(p, in->program, in->at_us, &x, &why);
+    return s_settle(e, w, txn, call, p, op, rc, &why, "consent.revoked");
 }
 
 static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
@@ -1204,7 +1058,8 @@ static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     long day;
     if (ccm_ident_date(in->date, &day, &why) != 0)
         return s_drop(p, s_bad(call, op, "date", why));
-    if (day > s_local_day(e, p->clinic, call->now_us))
+    const ccm_tz_t *tz = s_ctx(e, call, p->clinic).tz;
+    if (day > ccm_facts_local_day(tz, call->now_us))
         return s_drop(p, s_bad(call, op, "date", "is in the future"));
     if ((rc = s_npi(call, op, "npi", in->npi)) != 0)
         return s_drop(p, rc);
@@ -1212,14 +1067,14 @@ static int s_add_visit(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn, ccm_w
     if (!v)
         abort();
     ccm__enrollment__visit__init(v);
-    v->code = s_dup(ccm_rules_code_name(code));
-    v->date = s_dup(in->date);
-    v->npi = s_dup(in->npi);
+    v->code = ccm_facts_dup(ccm_rules_code_name(code));
+    v->date = ccm_facts_dup(in->date);
+    v->npi = ccm_facts_dup(in->npi);
     v->g0506 = in->g0506;
     v->telehealth = in->telehealth;
     v->recorded_us = call->now_us;
     return s_add_record(e, w, txn, call, p, (void ***)&p->visits, &p->n_visits, &v->base, op,
-                        "code", "visit.added");
+                        "code", ccm_facts_day_start(tz, (int32_t)day), "visit.added");
 }
 
 static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1243,12 +1098,13 @@ static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
     if (!o)
         abort();
     ccm__enrollment__other_service__init(o);
-    o->code = s_dup(ccm_rules_code_name(code));
-    o->month = s_dup(in->month);
-    o->npi = s_dup(in->npi);
+    o->code = ccm_facts_dup(ccm_rules_code_name(code));
+    o->month = ccm_facts_dup(in->month);
+    o->npi = ccm_facts_dup(in->npi);
     o->recorded_us = call->now_us;
-    return s_add_record(e, w, txn, call, p, (void ***)&p->other_services, &p->n_other_services,
-                        &o->base, op, "code", "other_service.added");
+    return s_add_record(
+        e, w, txn, call, p, (void ***)&p->other_services, &p->n_other_services, &o->base, op,
+        "code", ccm_facts_month_start(s_ctx(e, call, p->clinic).tz, month), "other_service.added");
 }
 
 static int s_add_inpatient(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
@@ -1273,10 +1129,10 @@ static int s_add_inpatient(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     ccm__enrollment__inpatient_stay__init(st);
     st->from_us = in->from_us;
     st->to_us = in->to_us;
-    st->facility = s_dup(in->facility);
+    st->facility = ccm_facts_dup(in->facility);
     st->recorded_us = call->now_us;
     return s_add_record(e, w, txn, call, p, (void ***)&p->inpatient, &p->n_inpatient, &st->base, op,
-                        "from_us", "inpatient.added");
+                        "from_us", in->from_us, "inpatient.added");
 }
 
 /* The clinic's to-do list: eligible patients without a consent in force. */

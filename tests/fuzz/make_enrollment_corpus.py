@@ -24,7 +24,11 @@ def ld(field, payload):
 
 
 def uint(field, n):
-    return varint(field << 3) + varint(n)
+    return varint(field << 3) + varint(n & 0xFFFFFFFFFFFFFFFF)  # int64: two's complement
+
+
+PKEY = ld(1, "C01") + ld(2, "1042")
+NOV1 = 1761969600000000  # 2025-11-01T00:00-04:00, an effective instant
 
 
 def register(rid, clinic, mrn, mbi, fam, giv, born):
@@ -69,6 +73,19 @@ SEEDS = {
     "record_death": ld(1, "r18") + ld(25, ld(1, "C01") + ld(2, "1042") + ld(3, "2025-01-01")),
     "worklist": ld(31, ld(1, "C01")),
     "list_people": ld(23, ld(1, "C01")),
+    # The fact history: effective instants, QMB changes, the instant of death.
+    "set_billing_from": ld(1, "r19") + ld(24, PKEY + ld(3, "1245319599") + uint(4, NOV1)),
+    "set_billing_negative": ld(1, "r20") + ld(24, PKEY + ld(3, "1245319599") + uint(4, -1)),
+    "set_payer_qmb": ld(1, "r21") + ld(32, PKEY + ld(3, "MEDICARE_ADVANTAGE") + uint(4, NOV1)
+                                       + uint(5, 1)),
+    "set_payer_bad_qmb": ld(1, "r22") + ld(32, PKEY + ld(3, "MEDICAID") + uint(5, 9)),
+    "add_condition_from": ld(1, "r23") + ld(17, PKEY + ld(3, "E11.9") + uint(5, 24) + uint(6, 1)
+                                            + uint(8, NOV1)),
+    "resolve_condition_at": ld(1, "r24") + ld(18, PKEY + ld(3, "E11.9") + uint(4, NOV1)),
+    "record_death_at": ld(1, "r25") + ld(25, PKEY + ld(3, "2025-11-01")
+                                         + uint(4, NOV1 + 3600000000)),
+    "record_death_at_other_day": ld(1, "r26") + ld(25, PKEY + ld(3, "2025-11-02")
+                                                   + uint(4, NOV1)),
 }
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ is recorded only for the billing practitioner with the three disclosures, a
 second active consent is a CONFLICT, revocation runs to the end of the month in
 the clinic's zone, a new billing practitioner needs a new consent; the worklist
 names who still needs enrolling; bad input is refused with the field named and
-changes nothing.
+changes nothing; every dated fact keeps its history with the instant it takes
+effect (billing practitioner, payer and QMB, condition attestations, consents,
+death), entered with ccmctl's --from / --at as a clinic date or an instant.
 Usage: test_enrollment_life.py BUILD_DIR
 """
 import json
@@ -218,12 +220,14 @@ def test_consent_record_duplicate_revoke_and_practitioner_change():
         p = s.ctl_json(*consent_args(at="2025-12-01T10:00:00-05:00"))
         assert [c["status"] for c in consents(p)] == ["REVOKED", "ACTIVE"], p["consents"]
 
-        # A new billing practitioner needs a new consent: the old one ends.
+        # A new billing practitioner (from 2 December, clinic time) needs a new
+        # consent: the old one's end at that instant.
         p = s.ctl_json("patient", "set-billing", "--clinic", "C01", "--mrn", "1042",
-                       "--npi", NPI2)
+                       "--npi", NPI2, "--from", "2025-12-02")
         assert p["billing_npi"] == NPI2
         assert [c["status"] for c in consents(p)] == ["REVOKED", "PRACTITIONER_CHANGED"], p
-        assert consents(p)[1]["effective_until"] != "", p
+        assert consents(p)[1]["effective_until"] == "2025-12-01", p
+        assert consents(p)[1]["ended_us"] == 1764651600 * 1000000, p  # 12-02T00:00-05:00
         assert [c["status"] for c in consents(p, "PCM")] == ["PRACTITIONER_CHANGED"], p
         assert worklist(s)["1042"]["reason"] == "CONSENT_NEEDED"
         # The old practitioner can no longer be consented to; the new one can.
@@ -488,10 +492,134 @@ def test_worklist_follows_the_care_plan_service():
             time.sleep(0.1)
 
 
+def us(sec):
+    return sec * 1000000
+
+
+def last_event(s):
+    """The last enrollment event (type, payload)."""
+    ev = fetch(s, last_seq(s))["events"][0]
+    return ev["type"], ev["payload"]
+
+
+def test_fact_history_through_ccmctl():
+    """Each dated fact keeps its history, entered as a clinic date (midnight in
+    America/New_York) or an RFC 3339 instant; each event says from when its
+    change takes effect (change_effective_us), so billing can judge each month
+    by the facts in force during it."""
+    with Stack(BUILD).start_all() as s:
+        people(s)
+        P = ["--clinic", "C01", "--mrn", "1042"]
+        p = s.ctl_json("patient", "add", *P, "--mbi", "1EG4TE5MK73", "--family", "Rivera",
+                       "--given", "Ana", "--birth-date", "1948-02-29", "--billing-npi", NPI1,
+                       "--qmb", "no")
+        # Registration: the facts are in force since before any month.
+        assert p["billing_history"] == [{"npi": NPI1, "from_us": 0,
+                                         "recorded_us": p["created_us"],
+                                         "request_id": p["billing_history"][0]["request_id"]}], p
+        [pp] = p["payer_history"]
+        assert (pp["payer"], pp["qmb"], pp["from_us"]) == ("", False, 0), pp
+        assert p["change_effective_us"] == 0 and p["qmb"] is False, p
+        p = condition(s, "E11.9", "--expected-months", "6", "--high-risk")
+        [c] = p["conditions"]
+        assert c["from_us"] == 0 and len(c["attestations"]) == 1, c
+        assert c["attestations"][0]["from_us"] == 0 and p["change_effective_us"] == 0, p
+        s.ctl(*consent_args(at="2025-10-15"))  # a date: midnight in New York
+        [c] = consents(show(s))
+        assert c["at_us"] == us(1760500800), c  # 2025-10-15T00:00-04:00
+
+        # A new billing practitioner from 1 November: the old one's consent ends then.
+        p = s.ctl_json("patient", "set-billing", *P, "--npi", NPI2, "--from", "2025-11-01")
+        nov1 = us(1761969600)  # 2025-11-01T00:00-04:00
+        assert [(h["npi"], h["from_us"]) for h in p["billing_history"]] == \
+            [(NPI1, 0), (NPI2, nov1)], p
+        [c] = consents(p)
+        assert (c["status"], c["ended_us"], c["effective_until"]) == \
+            ("PRACTITIONER_CHANGED", nov1, "2025-10-31"), c
+        typ, pl = last_event(s)
+        assert typ == "patient.updated" and pl["change_effective_us"] == nov1, (typ, pl)
+        seq = last_seq(s)
+        # Not before the current practitioner's period; not in the future.
+        refused(s, ["patient", "set-billing", *P, "--npi", NPI1, "--from", "2025-10-31"],
+                "effective_us", "FAILED_PRECONDITION")
+        refused(s, ["patient", "set-billing", *P, "--npi", NPI1, "--from", "2099-01-01"],
+                "effective_us", "INVALID_ARGUMENT")
+        # A consent is given to the practitioner billing at its instant.
+        refused(s, consent_args(npi=NPI2, at="2025-10-20"), "at_us", "FAILED_PRECONDITION")
+        assert last_seq(s) == seq
+        p = s.ctl_json(*consent_args(npi=NPI2, at="2025-11-03"))
+        assert consents(p)[1]["at_us"] == us(1762146000), p  # 11-03T00:00-05:00 (EST)
+        assert p["change_effective_us"] == us(1762146000), p
+
+        # Medicare Advantage and QMB from 1 January: the months before stay Part B.
+        p = s.ctl_json("patient", "payer", *P, "--payer", "MEDICARE_ADVANTAGE",
+                       "--from", "2026-01-01T00:00:00-05:00", "--qmb", "yes")
+        assert [(h["payer"], h["qmb"], h["from_us"]) for h in p["payer_history"]] == \
+            [("", False, 0), ("MEDICARE_ADVANTAGE", True, us(1767243600))], p
+        assert p["payer"] == "MEDICARE_ADVANTAGE" and p["qmb"] is True, p
+        assert p["change_effective_us"] == us(1767243600), p
+        seq = last_seq(s)
+        s.ctl("patient", "payer", *P, "--payer", "MEDICARE_ADVANTAGE")  # no change
+        assert last_seq(s) == seq
+
+        # Re-attested for 36 months from 1 December; a new condition since before
+        # any month; one resolved on 1 February.
+        p = condition(s, "E11.9", "--expected-months", "36", "--high-risk",
+                      "--from", "2025-12-01")
+        [c] = p["conditions"]
+        assert [(a["from_us"], a["expected_months"]) for a in c["attestations"]] == \
+            [(0, 6), (us(1764565200), 36)], c
+        assert c["expected_months"] == 36 and p["change_effective_us"] == us(1764565200), p
+        assert last_event(s)[0] == "condition.updated"
+        p = condition(s, "I50.9", "--until-death", "--high-risk")
+        assert p["conditions"][1]["from_us"] == 0 and p["change_effective_us"] == 0, p
+        p = s.ctl_json("condition", "resolve", *P, "--icd10", "I50.9", "--at", "2026-02-01")
+        assert p["conditions"][1]["resolved_us"] == us(1769922000), p
+        assert p["change_effective_us"] == us(1769922000), p
+
+        # Death at a known instant, which must fall on the date (clinic time).
+        refused(s, ["patient", "death", *P, "--date", "2026-03-05",
+                    "--at", "2026-03-06T06:00:00Z"], "at_us", "INVALID_ARGUMENT")
+        p = s.ctl_json("patient", "death", *P, "--date", "2026-03-05",
+                       "--at", "2026-03-05T15:00:00Z")
+        assert p["death_date"] == "2026-03-05" and p["died_us"] == us(1772722800), p
+        assert p["change_effective_us"] == us(1772686800), p  # 03-05T00:00-05:00
+
+        human = s.ctl("patient", "show", *P).stdout
+        for want in ("billing   " + NPI2, NPI1 + "         since before any month",
+                     NPI2 + "         from 2025-11-01T04:00:00Z",
+                     "MEDICARE_ADVANTAGE from 2026-01-01T05:00:00Z  qmb",
+                     "since before any month: chronic, 6 months, high risk",
+                     "from 2025-12-01T05:00:00Z: chronic, 36 months, high risk",
+                     "resolved 2026-02-01T05:00:00Z", "(ended 2025-11-01T04:00:00Z)",
+                     "died      2026-03-05 (at 2026-03-05T15:00:00Z)"):
+            assert want in human, (want, human)
+
+        # Usage errors never reach the service.
+        seq = last_seq(s)
+        for args, flag in [
+                (["patient", "payer", *P, "--payer", "OTHER", "--qmb", "maybe"], "--qmb"),
+                (["patient", "set-billing", *P, "--npi", NPI1, "--from", "2025-13-01"],
+                 "--from"),
+                (["patient", "set-billing", *P, "--npi", NPI1, "--from", "next week"],
+                 "--from"),
+                (["patient", "death", *P, "--date", "2026-03-05", "--at", "2026-03-05"],
+                 "--at"),
+                (["condition", "resolve", *P, "--icd10", "E11.9", "--from", "2026-02-01"],
+                 "--from"),
+                (["patient", "set-billing", "--clinic", "C09", "--mrn", "1042", "--npi", NPI1,
+                  "--from", "2025-12-01"], "[clinic C09] timezone")]:
+            r = s.ctl(*args, check=False)
+            assert r.returncode == 2, (args, r.returncode, r.stderr)
+            assert flag in r.stderr, (args, r.stderr)
+        assert last_seq(s) == seq
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_eligibility_follows_conditions_and_reaches_subscribers,
                         test_consent_record_duplicate_revoke_and_practitioner_change,
                         test_worklist_lists_eligible_patients_until_consent,
                         test_worklist_follows_the_care_plan_service,
                         test_visits_services_stays_and_people_are_recorded,
-                        test_bad_input_is_refused_with_the_field_named_and_changes_nothing]))
+                        test_bad_input_is_refused_with_the_field_named_and_changes_nothing,
+                        test_fact_history_through_ccmctl]))
