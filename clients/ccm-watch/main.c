@@ -45,8 +45,10 @@ static const char s_usage[] =
     "                 --format json|csv|837p|fhir [--once] [--config FILE]\n"
     "\n"
     "Delivers the events of a stream from a durable cursor, each once (see README.md).\n"
-    "  --stream billing      types claim.ready (default), claim.status, claim.missed,\n"
-    "                        claim.conflict; csv, 837p and fhir render claim.ready only\n"
+    "  --stream billing      types claim.ready and claim.withdraw (default; csv:\n"
+    "                        claim.ready), claim.status, claim.missed, claim.conflict;\n"
+    "                        837p and fhir render claim.ready and claim.withdraw (a void),\n"
+    "                        csv claim.ready only\n"
     "  --stream enrollment   type eligibility, --format json\n"
     "  --clinic C            only events of clinic C\n"
     "  --once                stop when caught up (exit 1 if an event could not be delivered)\n"
@@ -247,7 +249,8 @@ static const ProtobufCMessageDescriptor *s_descriptor(const char *stream, const 
     if (strcmp(stream, "enrollment") == 0)
         return strcmp(type, "eligibility") == 0 ? &ccm__enrollment__eligibility_change__descriptor
                                                 : NULL;
-    if (strcmp(type, "claim.ready") == 0 || strcmp(type, "claim.status") == 0)
+    if (strcmp(type, "claim.ready") == 0 || strcmp(type, "claim.status") == 0 ||
+        strcmp(type, "claim.withdraw") == 0)
         return &ccm__billing__claim__descriptor;
     if (strcmp(type, "claim.missed") == 0)
         return &ccm__billing__missed__descriptor;
@@ -450,11 +453,14 @@ static bool s_type_ok(const char *stream, const char *t, format_t fmt)
 {
     if (strcmp(stream, "enrollment") == 0)
         return strcmp(t, "eligibility") == 0;
-    if (fmt != F_JSON)
+    /* A CSV row has no column that could say "void": withdrawals need another format. */
+    if (fmt == F_CSV)
         return strcmp(t, "claim.ready") == 0;
-    return strcmp(t, "claim.ready") == 0 || strcmp(t, "claim.status") == 0 ||
-           strcmp(t, "claim.missed") == 0 || strcmp(t, "claim.conflict") == 0 ||
-           strcmp(t, "claim.*") == 0;
+    if (fmt != F_JSON)
+        return strcmp(t, "claim.ready") == 0 || strcmp(t, "claim.withdraw") == 0;
+    return strcmp(t, "claim.ready") == 0 || strcmp(t, "claim.withdraw") == 0 ||
+           strcmp(t, "claim.status") == 0 || strcmp(t, "claim.missed") == 0 ||
+           strcmp(t, "claim.conflict") == 0 || strcmp(t, "claim.*") == 0;
 }
 
 int main(int argc, char **argv)
@@ -513,15 +519,20 @@ int main(int argc, char **argv)
     bool enrollment = strcmp(w.stream, "enrollment") == 0;
     if (enrollment && w.format != F_JSON)
         return s_usage_error("eligibility events render as --format json only");
-    if (w.ntypes == 0)
+    /* By default a billing system hears of every claim and of every claim to withdraw. */
+    if (w.ntypes == 0) {
         w.types[w.ntypes++] = enrollment ? "eligibility" : "claim.ready";
+        if (!enrollment && w.format != F_CSV)
+            w.types[w.ntypes++] = "claim.withdraw";
+    }
     for (size_t i = 0; i < w.ntypes; i++)
         if (!s_type_ok(w.stream, w.types[i], w.format))
-            return s_usage_error(enrollment ? "--stream enrollment: --type eligibility only"
-                                 : w.format == F_JSON
-                                     ? "--type claim.ready|claim.status|claim.missed|"
-                                       "claim.conflict|claim.*"
-                                     : "csv, 837p and fhir render --type claim.ready only");
+            return s_usage_error(
+                enrollment           ? "--stream enrollment: --type eligibility only"
+                : w.format == F_JSON ? "--type claim.ready|claim.withdraw|claim.status|"
+                                       "claim.missed|claim.conflict|claim.*"
+                : w.format == F_CSV  ? "csv renders --type claim.ready only"
+                                     : "837p and fhir render --type claim.ready|claim.withdraw");
     if (w.clinic && (!w.clinic[0] || strlen(w.clinic) > 32))
         return s_usage_error("--clinic: 1 to 32 characters");
 

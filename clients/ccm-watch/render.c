@@ -99,6 +99,19 @@ static const char *s_str(const char *s)
     return s ? s : "";
 }
 
+/* A line's date of service: its own (G0506 has the initiating visit's), else the
+ * claim's (claims written before lines carried one). */
+static const char *s_line_dos(const Ccm__Billing__Claim *c, const Ccm__Billing__Line *l)
+{
+    return l->dos && l->dos[0] ? l->dos : s_str(c->dos);
+}
+
+/* The claim asks the billing system to withdraw (void) what it was sent. */
+static bool s_withdrawn(const Ccm__Billing__Claim *c)
+{
+    return c->status == CCM__BILLING__CLAIM_STATUS__WITHDRAW_NEEDED;
+}
+
 static void s_iso_time(int64_t us, char out[32])
 {
     time_t t = (time_t)(us / 1000000);
@@ -149,25 +162,26 @@ static json_t *s_claim_object(const Ccm__Billing__Claim *c)
     json_t *lines = json_array();
     for (size_t i = 0; lines && i < c->n_lines; i++) {
         const Ccm__Billing__Line *l = c->lines[i];
-        json_array_append_new(lines, json_pack("{s:s, s:i, s:I, s:I, s:i, s:s}", "code",
-                                               s_str(l->code), "units", (int)l->units, "unit_cents",
-                                               (json_int_t)l->unit_cents, "amount_cents",
-                                               (json_int_t)l->amount_cents, "minutes",
-                                               (int)l->minutes, "role", s_str(l->role)));
+        json_array_append_new(
+            lines, json_pack("{s:s, s:i, s:I, s:I, s:i, s:s, s:s}", "code", s_str(l->code), "units",
+                             (int)l->units, "unit_cents", (json_int_t)l->unit_cents, "amount_cents",
+                             (json_int_t)l->amount_cents, "minutes", (int)l->minutes, "role",
+                             s_str(l->role), "dos", s_line_dos(c, l)));
     }
     const Ccm__Billing__Evidence *e = c->evidence;
-    json_t *ev =
-        json_pack("{s:s, s:I, s:o, s:s, s:o}", "consent_id", e ? s_str(e->consent_id) : "",
-                  "care_plan_version", (json_int_t)(e ? e->care_plan_version : 0), "time_entry_ids",
-                  e ? s_strings(e->time_entry_ids, e->n_time_entry_ids) : json_array(),
-                  "rules_version", e ? s_str(e->rules_version) : "", "reasons",
-                  e ? s_strings(e->reasons, e->n_reasons) : json_array());
+    json_t *ev = json_pack(
+        "{s:s, s:I, s:o, s:s, s:o, s:s, s:o}", "consent_id", e ? s_str(e->consent_id) : "",
+        "care_plan_version", (json_int_t)(e ? e->care_plan_version : 0), "time_entry_ids",
+        e ? s_strings(e->time_entry_ids, e->n_time_entry_ids) : json_array(), "rules_version",
+        e ? s_str(e->rules_version) : "", "reasons",
+        e ? s_strings(e->reasons, e->n_reasons) : json_array(), "cause", e ? s_str(e->cause) : "",
+        "visit_dates", e ? s_strings(e->visit_dates, e->n_visit_dates) : json_array());
     char created[32], status_at[32];
     s_iso_time(c->created_us, created);
     s_iso_time(c->status_us, status_at);
     json_t *o = json_pack(
         "{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:i, "
-        "s:b, s:i, s:i, s:o, s:s, s:I, s:s, s:I, s:s, s:s}",
+        "s:b, s:i, s:i, s:o, s:s, s:I, s:s, s:I, s:s, s:s, s:b, s:s}",
         "id", s_str(c->id), "key", s_str(c->key), "version", (json_int_t)c->version, "supersedes",
         s_str(c->supersedes), "clinic", s_str(c->clinic), "mrn", s_str(c->mrn), "mbi",
         s_str(c->mbi), "month", s_str(c->month), "program", s_str(c->program), "dos", s_str(c->dos),
@@ -178,7 +192,8 @@ static json_t *s_claim_object(const Ccm__Billing__Claim *c)
         "staff_minutes", (int)c->staff_minutes, "practitioner_minutes",
         (int)c->practitioner_minutes, "evidence", ev, "status", s_status_name((int)c->status),
         "created_us", (json_int_t)c->created_us, "created", created, "status_us",
-        (json_int_t)c->status_us, "status_at", status_at, "status_note", s_str(c->status_note));
+        (json_int_t)c->status_us, "status_at", status_at, "status_note", s_str(c->status_note),
+        "adjustment", (int)c->adjustment, "withdraw_reason", s_str(c->withdraw_reason));
     return o;
 }
 
@@ -259,7 +274,7 @@ int ccm_render_claim_csv(const Ccm__Billing__Claim *c, char **out)
         s_csv_field(&b, c->mrn, false);
         s_csv_field(&b, c->mbi, false);
         s_csv_field(&b, c->month, false);
-        s_csv_field(&b, c->dos, false);
+        s_csv_field(&b, s_line_dos(c, l), false);
         s_csv_field(&b, c->place_of_service, false);
         s_csv_field(&b, c->billing_npi, false);
         s_csv_field(&b, c->rendering_npi, false);
@@ -472,10 +487,17 @@ int ccm_render_837p(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c,
     char pcn[21], total[32];
     ccm_render_x12_pcn(c->key, pcn);
     s_x12_money(c->amount_cents, total);
-    bool replacement = c->version > 1 || (c->supersedes && c->supersedes[0]);
+    /* Frequency (CLM05-3): 8 voids the claim sent under this very id; 7 replaces (or,
+     * for an adjustment, corrects the paid) claim it supersedes; 1 is an original. */
+    const bool void_claim = s_withdrawn(c);
+    const bool replacement =
+        !void_claim && (c->adjustment || c->version > 1 || (c->supersedes && c->supersedes[0]));
+    const char frequency = void_claim ? '8' : replacement ? '7' : '1';
     s_seg(&x, "CLM*%s*%s***%s:B:%c*Y*A*Y*Y", pcn, total, S_X12(v1, c->place_of_service, 2),
-          replacement ? '7' : '1');
-    if (replacement)
+          frequency);
+    if (void_claim)
+        s_seg(&x, "REF*F8*%s", S_X12ID(v1, c->id, 50));
+    else if (replacement)
         s_seg(&x, "REF*F8*%s", S_X12ID(v1, c->supersedes, 50));
     s_seg(&x, "REF*D9*%s", S_X12ID(v1, c->id, 50));
     size_t ndx = c->n_diagnoses < CCM_RENDER_X12_DX_MAX ? c->n_diagnoses : CCM_RENDER_X12_DX_MAX;
@@ -503,12 +525,14 @@ int ccm_render_837p(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c,
         snprintf(ptr + strlen(ptr), sizeof ptr - strlen(ptr), "%s%zu", i ? ":" : "", i + 1);
     for (size_t i = 0; i < c->n_lines; i++) {
         const Ccm__Billing__Line *l = c->lines[i];
-        char charge[32];
+        char charge[32], line_dos[9];
         s_x12_money(l->amount_cents, charge);
+        if (!s_d8(l->dos, line_dos))
+            memcpy(line_dos, dos, sizeof line_dos);
         s_seg(&x, "LX*%zu", i + 1);
         s_seg(&x, "SV1*HC:%s*%s*UN*%" PRId32 "***%s", S_X12(v1, l->code, 48), charge, l->units,
               ptr);
-        s_seg(&x, "DTP*472*D8*%s", dos);
+        s_seg(&x, "DTP*472*D8*%s", line_dos);
     }
     s_seg(&x, "SE*%d*0001", x.segments + 1);
     s_add(&x.b, "GE*1*%" PRIu64 "~\n", control);
@@ -590,7 +614,7 @@ int ccm_render_fhir(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c, 
             json_pack("{s:i, s:[i], s:O, s:o, s:s, s:o, s:{s:i}, s:o, s:o}", "sequence", (int)i + 1,
                       "careTeamSequence", 1, "diagnosisSequence", dxseq, "productOrService",
                       s_coding(hcpcs ? S_SYS_HCPCS : S_SYS_CPT, code), "servicedDate",
-                      s_str(c->dos), "locationCodeableConcept",
+                      s_line_dos(c, l), "locationCodeableConcept",
                       s_coding(S_SYS_POS, c->place_of_service), "quantity", "value", (int)l->units,
                       "unitPrice", s_money(l->unit_cents), "net", s_money(l->amount_cents));
         json_array_append_new(items, item);
@@ -618,9 +642,10 @@ int ccm_render_fhir(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c, 
         "{s:s, s:s, s:[{s:s, s:s}], s:s, s:o, s:s, s:o, s:{s:s, s:s}, s:s, s:o, s:o, s:o, "
         "s:[{s:i, s:o}], s:[{s:i, s:b, s:{s:s, s:o}}], s:o, s:o, s:o}",
         "resourceType", "Claim", "id", id, "identifier", "system", S_SYS_CLAIM, "value",
-        s_str(c->id), "status", "active", "type", s_coding(S_SYS_CLAIM_TYPE, "professional"), "use",
-        "claim", "patient", s_ident_ref(S_SYS_MBI, c->mbi), "billablePeriod", "start", first, "end",
-        last, "created", created, "provider", s_ident_ref(S_SYS_NPI, c->billing_npi), "priority",
+        s_str(c->id), "status", s_withdrawn(c) ? "cancelled" : "active", "type",
+        s_coding(S_SYS_CLAIM_TYPE, "professional"), "use", "claim", "patient",
+        s_ident_ref(S_SYS_MBI, c->mbi), "billablePeriod", "start", first, "end", last, "created",
+        created, "provider", s_ident_ref(S_SYS_NPI, c->billing_npi), "priority",
         s_coding(S_SYS_PRIORITY, "normal"), "payee",
         json_pack("{s:o}", "type",
                   s_coding("http://terminology.hl7.org/CodeSystem/payeetype", "provider")),

@@ -69,7 +69,7 @@ int ccm_render_message_json(const ccm_render_event_t *ev, const char *producer, 
 
 /* CSV: the header line of formats.md §2 (with "\n"). 0, CCM_ENOMEM. */
 int ccm_render_csv_header(char **out);
-/* CSV: one row per claim line, each ending "\n"; units and amount_cents are the
+/* CSV: one row per claim line, each ending "\n"; dos, units and amount_cents are the
  * line's. Fields are quoted when they hold a comma, quote or line break.
  * 0, CCM_EINVAL (no lines), CCM_ENOMEM. */
 int ccm_render_claim_csv(const Ccm__Billing__Claim *c, char **out);
@@ -78,15 +78,19 @@ int ccm_render_claim_csv(const Ccm__Billing__Claim *c, char **out);
  * holding one transaction (ST/SE) for claim c. control is the interchange control
  * number (ISA13 = GS06, 1 … CCM_RENDER_X12_CONTROL_MAX); ev->time_us dates the
  * envelope, BHT03 is ev->seq and REF*D9 the claim id. Segments end with "~\n". patient and
- * rendering may be NULL. 0, CCM_EINVAL (no lines, too many lines, bad control number, empty MBI or
- * NPI), CCM_ENOMEM. */
+ * rendering may be NULL. Claim frequency (CLM05-3): 8 (void, REF*F8 = the claim's own
+ * id) for a claim in status WITHDRAW_NEEDED (event claim.withdraw); 7 (replacement, REF*F8
+ * = supersedes) for a later version or an adjustment; else 1. Each line's DTP*472 is the
+ * line's dos (G0506: the initiating visit's day), else the claim's.
+ * 0, CCM_EINVAL (no lines, too many lines, bad control number, empty MBI or NPI), CCM_ENOMEM. */
 int ccm_render_837p(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c,
                     const ccm_render_ids_t *ids, const ccm_render_person_t *patient,
                     const ccm_render_person_t *rendering, uint64_t control, char **out);
 
 /* FHIR R4 Claim resource as one JSON line; meta.tag (system urn:ccm:billing-seq)
- * carries the stream seq, identifier the claim id. 0, CCM_EINVAL (bad month),
- * CCM_ENOMEM. */
+ * carries the stream seq, identifier the claim id; status "cancelled" for a claim in
+ * status WITHDRAW_NEEDED (same resource id as the claim it withdraws), else "active";
+ * each item's servicedDate is its line's dos. 0, CCM_EINVAL (bad month), CCM_ENOMEM. */
 int ccm_render_fhir(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c, char **out);
 
 /* The X12 patient control number (CLM01, at most 20 characters) of a claim key:

@@ -52,16 +52,21 @@ static void s_money(long long cents, char *buf, size_t len)
 
 static void s_print_claim(const Ccm__Billing__Claim *c)
 {
-    static const char *const st[] = {"?",    "READY",  "SUBMITTED", "ACCEPTED",
-                                     "PAID", "DENIED", "REPLACED"};
+    const ProtobufCEnumValue *st =
+        protobuf_c_enum_descriptor_get_value(&ccm__billing__claim_status__descriptor, c->status);
     char m[32];
     s_money(c->amount_cents, m, sizeof m);
-    printf("%-36s %-9s dos %s  %s  ", c->id, c->status < 7 ? st[c->status] : "?", c->dos, m);
-    for (size_t i = 0; i < c->n_lines; i++)
+    printf("%-36s %-15s dos %s  %s  ", c->id, st ? st->name : "?", c->dos, m);
+    for (size_t i = 0; i < c->n_lines; i++) {
         printf("%s%s x%d", i ? " + " : "", c->lines[i]->code, c->lines[i]->units);
+        if (c->lines[i]->dos[0] && strcmp(c->lines[i]->dos, c->dos) != 0)
+            printf(" (dos %s)", c->lines[i]->dos);
+    }
     printf("  (staff %d, practitioner %d min)", c->staff_minutes, c->practitioner_minutes);
     if (c->supersedes[0])
-        printf("  replaces %s", c->supersedes);
+        printf("  %s %s", c->adjustment ? "adjusts" : "replaces", c->supersedes);
+    if (c->status == CCM__BILLING__CLAIM_STATUS__WITHDRAW_NEEDED)
+        printf("  withdraw: %s", c->withdraw_reason);
     putchar('\n');
 }
 
@@ -117,26 +122,23 @@ static int s_run(ccmctl_t *ctl, Ccm__Billing__Request *req, bool csv)
                 top = rep->rows[i]->expected_cents;
         for (size_t i = 0; i < rep->n_rows; i++) {
             const Ccm__Billing__ReportRow *row = rep->rows[i];
-            char codes[256] = "";
-            for (size_t k = 0; k < row->n_codes; k++) {
-                char one[32];
-                snprintf(one, sizeof one, "%s%s=%d", k ? (csv ? ";" : " ") : "", row->codes[k]->key,
-                         row->codes[k]->value);
-                strncat(codes, one, sizeof codes - strlen(codes) - 1);
-            }
             if (csv) {
-                printf("%s,%s,%lld,%d,%d,%.3f,%d,%s\n", row->clinic, row->month,
+                printf("%s,%s,%lld,%d,%d,%.3f,%d,", row->clinic, row->month,
                        (long long)row->expected_cents, row->enrolled, row->reached,
-                       row->reached_share, row->missed, codes);
-                continue;
+                       row->reached_share, row->missed);
+            } else {
+                char money[32], bar[41];
+                s_money(row->expected_cents, money, sizeof money);
+                int w = (int)(40 * row->expected_cents / top);
+                memset(bar, '#', (size_t)w);
+                bar[w] = '\0';
+                printf("%-6s %s %12s |%-40s| %d/%d reached (%.0f%%)  ", row->clinic, row->month,
+                       money, bar, row->reached, row->enrolled, row->reached_share * 100.0);
             }
-            char money[32], bar[41];
-            s_money(row->expected_cents, money, sizeof money);
-            int w = (int)(40 * row->expected_cents / top);
-            memset(bar, '#', (size_t)w);
-            bar[w] = '\0';
-            printf("%-6s %s %12s |%-40s| %d/%d reached (%.0f%%)  %s\n", row->clinic, row->month,
-                   money, bar, row->reached, row->enrolled, row->reached_share * 100.0, codes);
+            for (size_t k = 0; k < row->n_codes; k++)
+                printf("%s%s=%d", k ? (csv ? ";" : " ") : "", row->codes[k]->key,
+                       row->codes[k]->value);
+            putchar('\n');
         }
     }
     protobuf_c_message_free_unpacked(m, NULL);

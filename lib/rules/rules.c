@@ -526,6 +526,7 @@ typedef struct {
     int64_t reach_p30;       /* instant P reached 30 min, or NONE */
     int apcm_elements;
     int64_t apcm_first;      /* earliest APCM element instant */
+    bool death_day;          /* a countable entry lies on the day of death (time unknown) */
 } s_time_t;
 
 static void s_cross(int64_t cum, int64_t len, int64_t at, int64_t thr, int64_t *reach)
@@ -539,6 +540,8 @@ typedef struct {
     int64_t lo_visit;    /* P-5, or NONE */
     int64_t hi_death;    /* P-11, or NONE */
     int64_t hi_revoked;  /* P-2 when revocation stops counting, or NONE */
+    int64_t hi_ended;    /* P-3 consent ended (practitioner changed), or NONE */
+    int64_t death_day_end; /* died_date_only: end of the day of death, else NONE */
 } s_cuts_t;
 
 static int s_time(const ccm_rules_config_t *cfg, const ccm_case_t *c, const s_cuts_t *cut,
@@ -592,12 +595,24 @@ static int s_time(const ccm_rules_config_t *cfg, const ccm_case_t *c, const s_cu
         }
         if (t->seconds == 0 || want == CCM_SERVICE_APCM) {
             /* APCM: a documented element counts, not its minutes. */
-            bool ok = s >= cut->lo_consent && (cut->lo_visit == CCM_INSTANT_NONE || s >= cut->lo_visit) &&
-                      (cut->hi_death == CCM_INSTANT_NONE || s < cut->hi_death) &&
-                      (cut->hi_revoked == CCM_INSTANT_NONE || s < cut->hi_revoked);
-            if (!ok) {
-                s_ev(out, s < cut->lo_consent ? CCM_EV_BEFORE_CONSENT : CCM_EV_AFTER_DEATH, ix,
-                     CCM_CODE_NONE, t->seconds, 0);
+            ccm_ev_t why = CCM_EV_COUNT;
+            if (s < cut->lo_consent)
+                why = CCM_EV_BEFORE_CONSENT;
+            else if (cut->lo_visit != CCM_INSTANT_NONE && s < cut->lo_visit)
+                why = CCM_EV_BEFORE_VISIT;
+            else if (cut->hi_revoked != CCM_INSTANT_NONE && s >= cut->hi_revoked)
+                why = CCM_EV_AFTER_REVOCATION;
+            else if (cut->hi_ended != CCM_INSTANT_NONE && s >= cut->hi_ended)
+                why = CCM_EV_AFTER_CONSENT_END;
+            else if (cut->hi_death != CCM_INSTANT_NONE && s >= cut->hi_death) {
+                if (cut->death_day_end != CCM_INSTANT_NONE && s < cut->death_day_end) {
+                    s_ev(out, CCM_EV_DEATH_DAY, ix, CCM_CODE_NONE, 0, 0);
+                    r->death_day = true;
+                }
+                why = CCM_EV_AFTER_DEATH;
+            }
+            if (why != CCM_EV_COUNT) {
+                s_ev(out, why, ix, CCM_CODE_NONE, t->seconds, 0);
                 continue;
             }
             if (s < ms)
@@ -623,6 +638,21 @@ static int s_time(const ccm_rules_config_t *cfg, const ccm_case_t *c, const s_cu
             s_ev(out, CCM_EV_BEFORE_VISIT, ix, CCM_CODE_NONE, lim - s, 0);
             s = lim;
         }
+        if (cut->death_day_end != CCM_INSTANT_NONE && s < en) {
+            /* Time of death unknown: what would count on that day is held for review,
+             * never counted silently (the death cut below removes it). */
+            int64_t hi = en;
+            if (cut->hi_revoked != CCM_INSTANT_NONE && cut->hi_revoked < hi)
+                hi = cut->hi_revoked;
+            if (cut->hi_ended != CCM_INSTANT_NONE && cut->hi_ended < hi)
+                hi = cut->hi_ended;
+            if (hi > cut->death_day_end)
+                hi = cut->death_day_end;
+            if ((s > cut->hi_death ? s : cut->hi_death) < hi) {
+                s_ev(out, CCM_EV_DEATH_DAY, ix, CCM_CODE_NONE, 0, 0);
+                r->death_day = true;
+            }
+        }
         if (cut->hi_death != CCM_INSTANT_NONE && en > cut->hi_death && s < en) {
             int64_t lim = s > cut->hi_death ? s : cut->hi_death;
             s_ev(out, CCM_EV_AFTER_DEATH, ix, CCM_CODE_NONE, en - lim, 0);
@@ -631,6 +661,11 @@ static int s_time(const ccm_rules_config_t *cfg, const ccm_case_t *c, const s_cu
         if (cut->hi_revoked != CCM_INSTANT_NONE && en > cut->hi_revoked && s < en) {
             int64_t lim = s > cut->hi_revoked ? s : cut->hi_revoked;
             s_ev(out, CCM_EV_AFTER_REVOCATION, ix, CCM_CODE_NONE, en - lim, 0);
+            en = lim;
+        }
+        if (cut->hi_ended != CCM_INSTANT_NONE && en > cut->hi_ended && s < en) {
+            int64_t lim = s > cut->hi_ended ? s : cut->hi_ended;
+            s_ev(out, CCM_EV_AFTER_CONSENT_END, ix, CCM_CODE_NONE, en - lim, 0);
             en = lim;
         }
         if (s >= en)
@@ -713,6 +748,7 @@ static bool s_line(s_sel_t *x, ccm_candidate_t *cand, ccm_code_t code, int64_t u
     ccm_line_t *l = &cand->lines[cand->n_lines++];
     l->code = code;
     l->units = (int)units;
+    l->dos = cand->dos; /* every line of a candidate shares its DOS (P-13) */
     ccm_fee_t f = ccm_fees_lookup(x->fees, code, x->year);
     l->unit_cents = f.cents;
     if (f.cents >= 0)
@@ -741,6 +777,30 @@ static void s_cand(s_sel_t *x, char letter, int64_t reach, ccm_code_t base, ccm_
     s_ev(out, CCM_EV_CANDIDATE, -1, CCM_CODE_NONE, letter, cand->amount_cents);
 }
 
+/* Fee evidence of one line for the fee year `y` (§11, P-14). */
+static void s_fee_ev(s_sel_t *x, ccm_code_t code, int32_t y)
+{
+    ccm_decision_t *out = x->out;
+    ccm_fee_t f = ccm_fees_lookup(x->fees, code, y);
+    if (f.cents < 0) {
+        s_ev(out, CCM_EV_FEE_MISSING, -1, code, 0, 0);
+        out->fee_stale = true;
+        return;
+    }
+    if (f.stale) {
+        s_ev(out, CCM_EV_FEE_STALE, -1, code, f.year, y);
+        out->fee_stale = true;
+    }
+    s_ev(out, CCM_EV_FEE, -1, code, f.cents, f.year);
+}
+
+static int32_t s_year_of(int32_t day)
+{
+    int32_t y, m, d;
+    ccm_tz_civil_from_days(day, &y, &m, &d);
+    return y;
+}
+
 static void s_choose(s_sel_t *x)
 {
     ccm_decision_t *out = x->out;
@@ -761,27 +821,46 @@ static void s_choose(s_sel_t *x)
     memcpy(out->lines, c->lines, sizeof out->lines);
     out->dos = c->dos;
     out->amount_cents = c->amount_cents;
-    int32_t y, m, d;
-    ccm_tz_civil_from_days(c->dos, &y, &m, &d);
+    const int32_t y = s_year_of(c->dos);
     out->fee_year = y;
     s_ev(out, CCM_EV_DOS, -1, CCM_CODE_NONE, c->dos, 0);
-    for (int i = 0; i < c->n_lines; i++) {
-        ccm_fee_t f = ccm_fees_lookup(x->fees, c->lines[i].code, y);
-        if (f.cents < 0) {
-            s_ev(out, CCM_EV_FEE_MISSING, -1, c->lines[i].code, 0, 0);
-            out->fee_stale = true;
-            continue;
-        }
-        if (f.stale) {
-            s_ev(out, CCM_EV_FEE_STALE, -1, c->lines[i].code, f.year, y);
-            out->fee_stale = true;
-        }
-        s_ev(out, CCM_EV_FEE, -1, c->lines[i].code, f.cents, f.year);
-    }
+    for (int i = 0; i < c->n_lines; i++)
+        s_fee_ev(x, c->lines[i].code, y);
 }
 
-static void s_g0506(const ccm_case_t *c, ccm_decision_t *out, int32_t first_day, int32_t last_day)
+/* The CCM initiating visit of the case's consent (§4): the earliest visit on or
+ * after the consent's local day that could initiate CCM (a qualifying code, by
+ * the billing practitioner, face to face unless telehealth is configured), the
+ * lowest index on a tie. The same visit G3 accepts when one is required; it is
+ * where CCM starts, so G0506 belongs to it and to no other visit. -1 if none. */
+static int s_initiating_visit(const ccm_rules_config_t *cfg, const ccm_tz_t *tz,
+                              const ccm_case_t *c)
 {
+    if (!c->has_consent || c->consent_at == CCM_INSTANT_NONE)
+        return -1;
+    const int32_t start_day = ccm_tz_local_day(tz, c->consent_at);
+    int init = -1;
+    for (size_t i = 0; i < c->n_visits; i++) {
+        const ccm_visit_t *v = &c->visits[i];
+        if (!(ccm_rules_code_flags(v->code) & CCM_CODEF_INIT_VISIT) || v->npi != c->billing_npi ||
+            (v->telehealth && !cfg->telehealth_initiating) || v->day < start_day)
+            continue;
+        if (init < 0 || v->day < c->visits[init].day)
+            init = (int)i;
+    }
+    return init;
+}
+
+/* G0506 verdicts for the visits of the month that ask for it (§4): a code that
+ * can initiate CCM, by the billing practitioner, once per patient per
+ * practitioner (an earlier visit of that practitioner asking for it, or a G0506
+ * reported for an earlier month, used it up), for a CCM case whose consent names
+ * the billing practitioner (never PCM or APCM), and only on the CCM initiating
+ * visit (s_initiating_visit). */
+static void s_g0506(const ccm_rules_config_t *cfg, const ccm_tz_t *tz, const ccm_case_t *c,
+                    ccm_decision_t *out, int32_t first_day, int32_t last_day)
+{
+    const int init = s_initiating_visit(cfg, tz, c);
     for (size_t i = 0; i < c->n_visits; i++) {
         const ccm_visit_t *v = &c->visits[i];
         if (!v->g0506 || v->day < first_day || v->day > last_day)
@@ -814,13 +893,104 @@ static void s_g0506(const ccm_case_t *c, ccm_decision_t *out, int32_t first_day,
             g->reason = CCM_G0506_ALREADY_BILLED;
             continue;
         }
-        if (!c->has_consent || c->consent_npi != c->billing_npi) {
+        if (!c->has_consent || c->consent_npi != c->billing_npi || c->program != CCM_PROGRAM_CCM ||
+            c->consent_program != CCM_PROGRAM_CCM) {
             g->reason = CCM_G0506_NO_CONSENT;
+            continue;
+        }
+        if ((int)i != init) {
+            g->reason = CCM_G0506_NOT_INITIATING_VISIT;
             continue;
         }
         g->allowed = true;
         g->reason = CCM_G0506_ALLOWED;
     }
+}
+
+/* §4: an allowed G0506 becomes a line of the month's claim, dated the visit
+ * day. Called only when every gate passed; a month whose time reached no
+ * threshold still bills the G0506 alone (DOS = the visit day). */
+static void s_g0506_line(s_sel_t *x)
+{
+    ccm_decision_t *out = x->out;
+    if (out->reason != CCM_REASON_NONE && out->reason != CCM_REASON_BELOW_THRESHOLD)
+        return;
+    const ccm_g0506_t *g = NULL;
+    for (int i = 0; i < out->n_g0506 && !g; i++)
+        if (out->g0506[i].allowed)
+            g = &out->g0506[i];
+    if (!g || out->n_lines >= CCM_RULES_MAX_LINES ||
+        !ccm_rules_code_effective(CCM_CODE_G0506, g->day))
+        return;
+    const int32_t y = s_year_of(g->day);
+    if (!out->claim) { /* BELOW_THRESHOLD: the G0506 alone is the claim */
+        out->claim = true;
+        out->reason = CCM_REASON_NONE;
+        out->reason_code = CCM_CODE_NONE;
+        out->letter = 0;
+        out->dos = g->day;
+        out->fee_year = y;
+        out->amount_cents = 0;
+    }
+    ccm_line_t *l = &out->lines[out->n_lines++];
+    l->code = CCM_CODE_G0506;
+    l->units = 1;
+    l->dos = g->day;
+    l->unit_cents = ccm_fees_lookup(x->fees, CCM_CODE_G0506, y).cents;
+    if (l->unit_cents >= 0)
+        out->amount_cents += l->unit_cents;
+    s_ev(out, CCM_EV_G0506_LINE, g->visit, CCM_CODE_G0506, g->day, 0);
+    s_fee_ev(x, CCM_CODE_G0506, y);
+}
+
+/* Timely filing (§9): a line whose DOS is before the filing day minus
+ * cfg.timely_filing_months calendar months can no longer be billed. Late lines
+ * are dropped; a claim left with none fails with TIMELY_FILING. */
+static void s_timely(s_sel_t *x, int32_t filing_day)
+{
+    ccm_decision_t *out = x->out;
+    if (!out->claim || filing_day == 0 || x->cfg->timely_filing_months <= 0)
+        return;
+    const int32_t limit = s_months_before(filing_day, x->cfg->timely_filing_months);
+    int kept = 0;
+    for (int i = 0; i < out->n_lines; i++) {
+        const ccm_line_t *l = &out->lines[i];
+        if (l->dos >= limit) {
+            out->lines[kept++] = *l;
+            continue;
+        }
+        s_ev(out, CCM_EV_TIMELY_FILING, -1, l->code, l->dos, limit);
+        if (l->unit_cents > 0)
+            out->amount_cents -= l->unit_cents * l->units;
+    }
+    if (kept < out->n_lines && kept > 0) {
+        out->fee_stale = false; /* as P-14 says for the lines still billed */
+        for (int i = 0; i < kept; i++) {
+            ccm_fee_t f = ccm_fees_lookup(x->fees, out->lines[i].code, out->fee_year);
+            out->fee_stale |= f.cents < 0 || f.stale;
+        }
+    }
+    out->n_lines = kept;
+    if (kept == 0) {
+        out->claim = false;
+        out->letter = 0;
+        out->dos = -1;
+        out->amount_cents = 0;
+        out->fee_year = 0;
+        out->fee_stale = false;
+        s_fail(out, CCM_REASON_TIMELY_FILING, CCM_CODE_NONE);
+    } else if (out->lines[0].code == CCM_CODE_G0506) {
+        out->letter = 0; /* only the G0506 line is still in time */
+        out->dos = out->lines[0].dos;
+    }
+}
+
+/* Selection, then the G0506 line, then timely filing: the end of every path. */
+static void s_finish(s_sel_t *x, const ccm_case_t *c)
+{
+    s_choose(x);
+    s_g0506_line(x);
+    s_timely(x, c->filing_day);
 }
 
 /* §10 for one reported service of this month. Returns the reason it excludes, or NONE. */
@@ -914,11 +1084,13 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
 
     /* G1 eligibility (§2) */
     const ccm_eligibility_t el = ccm_rules_eligibility(c->conditions, c->n_conditions);
-    const int chronic = el.chronic, ccm_ok = el.ccm_conditions, pcm_ok = el.pcm_conditions;
+    const int ccm_ok = el.ccm_conditions, pcm_ok = el.pcm_conditions;
     ccm_code_t apcm_code = CCM_CODE_NONE;
     if (c->program == CCM_PROGRAM_APCM) {
-        apcm_code = chronic <= 1 ? CCM_CODE_G0556 : c->qmb ? CCM_CODE_G0558 : CCM_CODE_G0557;
-        s_ev(out, CCM_EV_APCM_TIER, -1, apcm_code, chronic, c->qmb);
+        /* §2: the tiers count chronic conditions as CCM does (expected >= 12 months
+         * or until death, attested significant risk); short or low-risk ones do not. */
+        apcm_code = ccm_ok <= 1 ? CCM_CODE_G0556 : c->qmb ? CCM_CODE_G0558 : CCM_CODE_G0557;
+        s_ev(out, CCM_EV_APCM_TIER, -1, apcm_code, ccm_ok, c->qmb);
     } else {
         const int have = c->program == CCM_PROGRAM_CCM ? ccm_ok : pcm_ok;
         const int need = c->program == CCM_PROGRAM_CCM ? 2 : 1;
@@ -933,7 +1105,16 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
     }
 
     /* G2 consent (§3, P-1…P-3) */
-    s_cuts_t cut = {INT64_MAX, CCM_INSTANT_NONE, c->died_at, CCM_INSTANT_NONE};
+    s_cuts_t cut = {.lo_consent = INT64_MAX,
+                    .lo_visit = CCM_INSTANT_NONE,
+                    .hi_death = c->died_at,
+                    .hi_revoked = CCM_INSTANT_NONE,
+                    .hi_ended = CCM_INSTANT_NONE,
+                    .death_day_end = CCM_INSTANT_NONE};
+    if (c->died_at != CCM_INSTANT_NONE && c->died_date_only) {
+        const int32_t death_day = ccm_tz_local_day(tz, c->died_at);
+        cut.death_day_end = ccm_tz_local_to_utc(tz, ((int64_t)death_day + 1) * 86400);
+    }
     bool consent_ok = false;
     if (!c->has_consent || c->consent_at == CCM_INSTANT_NONE) {
         s_ev(out, CCM_EV_CONSENT_MISSING, -1, CCM_CODE_NONE, 0, 0);
@@ -947,6 +1128,11 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
     } else if (c->consent_at >= me) {
         s_ev(out, CCM_EV_CONSENT_AFTER_MONTH, -1, CCM_CODE_NONE, c->consent_at, 0);
         s_fail(out, CCM_REASON_NO_CONSENT, CCM_CODE_NONE);
+    } else if (c->consent_ended && c->revoked_at != CCM_INSTANT_NONE && c->revoked_at <= ms) {
+        /* P-3: ended when the billing practitioner changed, before this month: the
+         * consent is gone (not revoked by the patient) */
+        s_ev(out, CCM_EV_CONSENT_ENDED, -1, CCM_CODE_NONE, c->revoked_at, 0);
+        s_fail(out, CCM_REASON_NO_CONSENT, CCM_CODE_NONE);
     } else if (c->revoked_at != CCM_INSTANT_NONE && c->revoked_at < ms) {
         s_ev(out, CCM_EV_CONSENT_REVOKED_EARLIER, -1, CCM_CODE_NONE, c->revoked_at, 0);
         s_fail(out, CCM_REASON_CONSENT_REVOKED, CCM_CODE_NONE);
@@ -954,7 +1140,11 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
         consent_ok = true;
         cut.lo_consent = c->consent_at;
         s_ev(out, CCM_EV_CONSENT_OK, -1, CCM_CODE_NONE, c->consent_at, 0);
-        if (c->revoked_at != CCM_INSTANT_NONE && c->revoked_at < me) {
+        if (c->consent_ended && c->revoked_at != CCM_INSTANT_NONE && c->revoked_at < me) {
+            /* P-3: a consent ended by a change of practitioner stops at once */
+            s_ev(out, CCM_EV_CONSENT_ENDED, -1, CCM_CODE_NONE, c->revoked_at, 0);
+            cut.hi_ended = c->revoked_at;
+        } else if (!c->consent_ended && c->revoked_at != CCM_INSTANT_NONE && c->revoked_at < me) {
             s_ev(out, CCM_EV_CONSENT_REVOKED_THIS_MONTH, -1, CCM_CODE_NONE, c->revoked_at,
                  cfg->count_after_revocation);
             if (!cfg->count_after_revocation)
@@ -1061,7 +1251,10 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
         s_ev(out, CCM_EV_NOT_INPATIENT_WHOLE_MONTH, -1, CCM_CODE_NONE, tm.inpatient_month, 0);
     }
 
-    s_g0506(c, out, first_day, next_day - 1);
+    if (tm.death_day)
+        s_fail(out, CCM_REASON_DEATH_DAY_REVIEW, CCM_CODE_NONE);
+
+    s_g0506(cfg, tz, c, out, first_day, next_day - 1);
     if (out->reason != CCM_REASON_NONE)
         return 0;
 
@@ -1082,7 +1275,7 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
             s_line(&x, cand, apcm_code, 1, CCM_CAP_NONE);
             s_ev(out, CCM_EV_CANDIDATE, -1, CCM_CODE_NONE, 'P', cand->amount_cents);
         }
-        s_choose(&x);
+        s_finish(&x, c);
         return 0;
     }
     const int32_t d2025 = ccm_tz_days_from_civil(2025, 1, 1), d2025h2 = ccm_tz_days_from_civil(2025, 7, 1);
@@ -1091,7 +1284,7 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
         if (g0511) {
             s_ev(out, CCM_EV_RHC_G0511, -1, CCM_CODE_G0511, 0, 0);
             s_cand(&x, 'G', tm.reach_t[0], CCM_CODE_G0511, CCM_CODE_NONE, T, 20, 0, 0);
-            s_choose(&x);
+            s_finish(&x, c);
             return 0;
         }
         if (first_day >= d2025h2)
@@ -1114,6 +1307,6 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
             s_cand(&x, 'E', tm.reach_p30, CCM_CODE_99424, CCM_CODE_99425, P, 30, 30, cfg->cap_99425);
         }
     }
-    s_choose(&x);
+    s_finish(&x, c);
     return 0;
 }

@@ -1,10 +1,10 @@
-/* billing — the network-wide ledger: claims per patient-month-program,
- * evaluated with lib/rules over the facts followed from enrollment, careplan
- * and timetrack; one biller per MBI-month-program across clinics. */
+/* billing — the network-wide ledger: claims per patient-month (one program and
+ * one practitioner each), judged with lib/rules over the facts in force during the
+ * month, followed from enrollment, careplan and timetrack; one biller per
+ * MBI-month across clinics. */
 #ifndef CCM_BILLING_H
 #define CCM_BILLING_H
 
-#include "ccm/clinics.h"
 #include "ccm/clinics.h"
 #include "ccm/worker.h"
 
@@ -19,6 +19,10 @@ extern const char *const ccm_billing_dbs[];
  * days after they end (clinic time), 0 = only by request. NULL on error (logged). */
 ccm_billing_t *ccm_billing_new(const char *fees_dir, int close_after_days);
 void ccm_billing_destroy(ccm_billing_t **p);
+/* Timely filing: no new claim for a date of service more than `months` months
+ * before the filing day (the clinic's today); a claim made before stands. 0 = not
+ * checked; default 12 (lib/rules' default). 0 or CCM_EINVAL (outside 0-120). */
+int ccm_billing_set_timely_filing_months(ccm_billing_t *b, int months);
 /* Adds a clinic (tests); the daemon hands over its configured table instead. */
 int ccm_billing_add_clinic(ccm_billing_t *b, const char *id, const char *timezone,
                            const char *type);

@@ -1,6 +1,8 @@
 /* ccm-billing — the billing service daemon. [billing] close_after_days: months
  * close automatically this many days after they end (default 3; 0 = only by
- * `ccmctl month close`); fees: the fee table directory. */
+ * `ccmctl month close`); timely_filing_months: no new claim for a date of service
+ * more than this many months before today (default 12, 0 = not checked; a claim
+ * made in time stands); fees: the fee table directory. */
 #include "billing.h"
 #include "ccm/config.h"
 #include "ccm/log.h"
@@ -18,6 +20,13 @@ static void *s_create(const ccm_config_t *cfg)
         ccm_error("event=config_error section=billing error=\"close_after_days must be 0-28\"");
         return NULL;
     }
+    long long filing = 12;
+    if (ccm_config_get_int(cfg, "billing", "timely_filing_months", 12, &filing) != 0 ||
+        filing < 0 || filing > 120) {
+        ccm_error("event=config_error section=billing error=\"timely_filing_months must be "
+                  "0-120\"");
+        return NULL;
+    }
     ccm_clinics_t *clinics = NULL;
     if (ccm_clinics_load(cfg, &clinics) != 0)
         return NULL;
@@ -28,6 +37,7 @@ static void *s_create(const ccm_config_t *cfg)
         return NULL;
     }
     ccm_billing_set_clinics(b, clinics);
+    ccm_billing_set_timely_filing_months(b, (int)filing); /* in range: checked above */
     return b;
 }
 

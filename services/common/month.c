@@ -8,12 +8,11 @@
 #include "ccm/careplan.pb-c.h"
 #include "ccm/enrollment.pb-c.h"
 #include "ccm/error.h"
+#include "ccm/log.h"
 
 /* An entry lasts at most a day: entries starting this long before a month can
  * still reach into it. */
 #define S_SECONDS_MAX 86400
-/* Entries of one patient-month evaluated at most. */
-#define S_MONTH_ENTRIES_MAX 4096
 
 typedef Ccm__Enrollment__Patient patient_t;
 typedef Ccm__Timetrack__TimeEntry entry_t;
@@ -271,9 +270,111 @@ void ccm_month_clear(ccm_month_t *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The active time entries that touch a month, as lib/rules takes them, with
+ * their ids (owned) for the evidence. Grows with the month: no entry is left out. */
+typedef struct {
+    ccm_time_entry_t *times; /* times[i].id borrows held[i]->id */
+    entry_t **held;          /* owned unpacked entries */
+    char **ids;              /* owned copies of the ids */
+    size_t n, cap;
+} entries_t;
+
+static void s_entries_free(entries_t *en)
+{
+    for (size_t i = 0; i < en->n; i++) {
+        ccm__timetrack__time_entry__free_unpacked(en->held[i], NULL);
+        if (en->ids)
+            free(en->ids[i]);
+    }
+    free(en->times);
+    free(en->held);
+    free(en->ids);
+    memset(en, 0, sizeof *en);
+}
+
+static void s_entries_push(entries_t *en, entry_t *e, const ccm_time_entry_t *te)
+{
+    if (en->n == en->cap) {
+        size_t cap = en->cap ? en->cap * 2 : 64;
+        ccm_time_entry_t *t = realloc(en->times, cap * sizeof *t);
+        entry_t **h = t ? realloc(en->held, cap * sizeof *h) : NULL;
+        char **ids = h ? realloc(en->ids, cap * sizeof *ids) : NULL;
+        if (t)
+            en->times = t;
+        if (h)
+            en->held = h;
+        if (!ids)
+            abort(); /* out of memory: state is in LMDB */
+        en->ids = ids;
+        en->cap = cap;
+    }
+    en->held[en->n] = e;
+    en->times[en->n] = *te;
+    en->ids[en->n] = s_dup(e->id);
+    en->n++;
+}
+
+/* Reads the entries of (clinic, mrn) that may touch [ms, me) (seconds). A
+ * zero-second entry (a documented APCM element) touches the month it lies in.
+ * 0 or CCM_EIO. */
+static int s_entries(MDB_txn *txn, const ccm_month_db_t *db, const ccm_month_clinic_t *c,
+                     const char *mrn, int64_t ms, int64_t me, entries_t *en)
+{
+    ccm_key_t from;
+    s_key2(&from, c->id, mrn);
+    size_t prefix_len = from.len;
+    ccm_key_i64(&from, (ms - S_SECONDS_MAX) * 1000000);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, db->by_patient, &cur) != 0) {
+        ccm_error("event=store_error db=by_patient clinic=%s mrn=%s", c->id, mrn);
+        return CCM_EIO;
+    }
+    MDB_val kv = {from.len, from.buf}, vv;
+    for (int r = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); r == 0;
+         r = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
+        if (kv.mv_size <= prefix_len + 8 || memcmp(kv.mv_data, from.buf, prefix_len) != 0)
+            break;
+        int64_t start_us =
+            (int64_t)(ccm_be_get_u64((const uint8_t *)kv.mv_data + prefix_len) ^ (1ULL << 63));
+        if (start_us / 1000000 >= me)
+            break;
+        const char *id = (const char *)kv.mv_data + prefix_len + 8;
+        ccm_key_t ek;
+        s_key2(&ek, c->id, id);
+        entry_t *e =
+            (entry_t *)s_get_msg(txn, db->entries, &ek, &ccm__timetrack__time_entry__descriptor);
+        if (!e)
+            continue;
+        const int64_t end_us = e->start_us + e->seconds * 1000000;
+        const bool touches = e->seconds > 0 ? end_us > ms * 1000000 : e->start_us >= ms * 1000000;
+        if (e->state != CCM__TIMETRACK__ENTRY_STATE__ACTIVE || !touches) {
+            ccm__timetrack__time_entry__free_unpacked(e, NULL);
+            continue;
+        }
+        ccm_performer_t who = ccm_month_performer(txn, db, c->id, e->performer);
+        ccm_time_entry_t te = {e->id,
+                               who.npi,
+                               who.known ? who.role : CCM_ROLE_NON_CLINICAL,
+                               who.in_us,
+                               s_service(e->service),
+                               e->start_us / 1000000,
+                               e->seconds};
+        s_entries_push(en, e, &te);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
 int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
                    const ccm_fees_t *fees, const ccm_month_clinic_t *c, const char *mrn,
                    int32_t month, ccm_month_t *out)
+{
+    return ccm_month_judge(txn, db, cfg, fees, c, mrn, month, 0, out);
+}
+
+int ccm_month_judge(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
+                    const ccm_fees_t *fees, const ccm_month_clinic_t *c, const char *mrn,
+                    int32_t month, int32_t filing_day, ccm_month_t *out)
 {
     ccm_month_clear(out);
     ccm_key_t k;
@@ -298,6 +399,7 @@ int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_confi
     for (size_t i = 0; i < p->n_complex_months; i++)
         cs.complex = cs.complex || strcmp(p->complex_months[i], month_text) == 0;
     cs.clinic = c->type;
+    cs.filing_day = filing_day;
     cs.qmb = p->qmb;
     ccm_rules_npi_parse(p->billing_npi, &cs.billing_npi);
     ccm_performer_t bp = ccm_month_performer(txn, db, c->id, p->billing_npi);
@@ -313,12 +415,9 @@ int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_confi
     ccm_visit_t *visits = calloc(p->n_visits + 1, sizeof *visits);
     ccm_other_service_t *other = calloc(p->n_other_services + 1, sizeof *other);
     ccm_span_t *spans = calloc(p->n_inpatient + 1, sizeof *spans);
-    ccm_time_entry_t *times = calloc(S_MONTH_ENTRIES_MAX, sizeof *times);
-    entry_t **held = calloc(S_MONTH_ENTRIES_MAX, sizeof *held);
+    entries_t en = {0};
     out->diagnoses = calloc(p->n_conditions + 1, sizeof *out->diagnoses);
-    out->entry_ids = calloc(S_MONTH_ENTRIES_MAX, sizeof *out->entry_ids);
-    if (!conds || !visits || !other || !spans || !times || !held || !out->diagnoses ||
-        !out->entry_ids)
+    if (!conds || !visits || !other || !spans || !out->diagnoses)
         abort();
     /* Conditions in force during the month; chronic ones with attested risk first. */
     for (int pass = 0; pass < 2; pass++)
@@ -409,50 +508,12 @@ int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_confi
         ccm__careplan__care_plan__free_unpacked(cp, NULL);
     }
 
-    /* Active time entries that may touch the month. */
-    ccm_key_t from;
-    s_key2(&from, c->id, mrn);
-    size_t prefix_len = from.len;
-    ccm_key_i64(&from, (ms - S_SECONDS_MAX) * 1000000);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, db->by_patient, &cur) == 0 ? 0 : CCM_EIO;
-    size_t nheld = 0;
-    MDB_val kv = {from.len, from.buf}, vv;
-    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); r == 0;
-         r = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-        if (kv.mv_size <= prefix_len + 8 || memcmp(kv.mv_data, from.buf, prefix_len) != 0)
-            break;
-        int64_t start_us =
-            (int64_t)(ccm_be_get_u64((const uint8_t *)kv.mv_data + prefix_len) ^ (1ULL << 63));
-        if (start_us / 1000000 >= me || nheld == S_MONTH_ENTRIES_MAX)
-            break;
-        const char *id = (const char *)kv.mv_data + prefix_len + 8;
-        ccm_key_t ek;
-        s_key2(&ek, c->id, id);
-        entry_t *e =
-            (entry_t *)s_get_msg(txn, db->entries, &ek, &ccm__timetrack__time_entry__descriptor);
-        if (!e)
-            continue;
-        if (e->state != CCM__TIMETRACK__ENTRY_STATE__ACTIVE ||
-            e->start_us + e->seconds * 1000000 <= ms * 1000000) {
-            ccm__timetrack__time_entry__free_unpacked(e, NULL);
-            continue;
-        }
-        held[nheld++] = e;
-        out->entry_ids[out->n_entry_ids++] = s_dup(e->id);
-        ccm_performer_t who = ccm_month_performer(txn, db, c->id, e->performer);
-        ccm_time_entry_t *te = &times[cs.n_time++];
-        te->id = e->id;
-        te->npi = who.npi;
-        te->role = who.known ? who.role : CCM_ROLE_NON_CLINICAL;
-        te->in_us = who.in_us;
-        te->service = s_service(e->service);
-        te->start = e->start_us / 1000000;
-        te->seconds = e->seconds;
-    }
-    if (!rc)
-        mdb_cursor_close(cur);
-    cs.time = times;
+    int rc = s_entries(txn, db, c, mrn, ms, me, &en);
+    cs.time = en.times;
+    cs.n_time = en.n;
+    out->entry_ids = en.ids;
+    out->n_entry_ids = en.n;
+    en.ids = NULL;
 
     out->month = month;
     out->program = cs.program;
@@ -461,13 +522,13 @@ int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_confi
     if (!scratch.buf)
         abort();
     int32_t bad = -1;
-    if (rc == 0 && ccm_rules_evaluate(cfg, fees, c->tz, &cs, &scratch, &out->d, &bad) != 0)
-        rc = CCM_EIO;
+    if (rc == 0 && ccm_rules_evaluate(cfg, fees, c->tz, &cs, &scratch, &out->d, &bad) != 0) {
+        ccm_error("event=month_facts_invalid clinic=%s mrn=%s month=%d entry=%s", c->id, mrn,
+                  (int)month, bad >= 0 && (size_t)bad < en.n ? en.times[bad].id : "-");
+        rc = CCM_EINVAL;
+    }
     free(scratch.buf);
-    for (size_t i = 0; i < nheld; i++)
-        ccm__timetrack__time_entry__free_unpacked(held[i], NULL);
-    free(held);
-    free(times);
+    s_entries_free(&en);
     free(spans);
     free(other);
     free(visits);

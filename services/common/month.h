@@ -64,8 +64,6 @@ typedef struct {
     ccm_clinic_t type;
 } ccm_month_clinic_t;
 
-#define CCM_MONTH_EVIDENCE_MAX 256
-
 /* The outcome of one patient-month and what produced it (for claims). */
 typedef struct {
     ccm_decision_t d; /* lib/rules' decision */
@@ -81,8 +79,18 @@ typedef struct {
     size_t n_diagnoses;
 } ccm_month_t;
 
-/* Evaluates one patient-month. out must be zeroed or cleared before; free with
- * ccm_month_clear(). 0, CCM_ENOTFOUND (patient unknown), CCM_EIO. */
+/* Judges one patient-month. filing_day: the clinic-local day a claim would be
+ * filed on, for the timely filing limit (cfg->timely_filing_months); 0 = not
+ * checked. out must be zeroed or cleared before; free with ccm_month_clear().
+ * Every active time entry touching the month is evaluated (no limit).
+ * 0, CCM_ENOTFOUND (patient unknown), CCM_EINVAL (the stored facts or entries are
+ * malformed; logged with the clinic, MRN, month and entry), CCM_EIO. */
+int ccm_month_judge(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
+                    const ccm_fees_t *fees, const ccm_month_clinic_t *clinic, const char *mrn,
+                    int32_t month, int32_t filing_day, ccm_month_t *out);
+
+/* ccm_month_judge() without the timely filing check: what the month is worth
+ * (timetrack's month status). Same results. */
 int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
                    const ccm_fees_t *fees, const ccm_month_clinic_t *clinic, const char *mrn,
                    int32_t month, ccm_month_t *out);

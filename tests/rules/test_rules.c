@@ -492,6 +492,144 @@ static void r_g0506_other_npi_history(tc_t *t)
     r_staff45(t);
 }
 
+/* G0506 belongs to the CCM initiating visit only (§4) and is a line of the claim */
+static ccm_fees_t s_g0506_fees;
+static void r_g0506_line(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    r_staff45(t); /* threshold day 2025-03-10 stays the claim's DOS */
+}
+static void r_g0506_fee(tc_t *t)
+{
+    /* with an amount for G0506 the claim's amount includes it */
+    s_g0506_fees = s_fees;
+    s_g0506_fees.cents[2025 - CCM_FEES_YEAR_MIN][CCM_CODE_G0506] = 5000;
+    t->fees = &s_g0506_fees;
+    r_g0506_line(t);
+}
+static void r_g0506_only(tc_t *t)
+{
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    staff(t, "2025-03-10T10:00:00-04:00", 600); /* below every threshold */
+}
+static void r_g0506_pcm(tc_t *t)
+{
+    pcm(t);
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    staff(t, "2025-03-10T10:00:00-04:00", 35 * 60);
+}
+static void r_g0506_apcm(tc_t *t)
+{
+    r_apcm2(t);
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+}
+static void r_g0506_later_visit(tc_t *t)
+{
+    /* CCM began with the 2024-11-05 visit; a G0506 on a later visit is refused */
+    visit(t, CCM_CODE_99213, "2024-11-05", NPI, false);
+    visit(t, CCM_CODE_99214, "2025-03-05", NPI, true);
+    r_staff45(t);
+}
+static void r_g0506_before_consent_day(tc_t *t)
+{
+    /* a visit before the consent's day is not where CCM was initiated */
+    t->c.consent_at = I("2025-03-04T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    r_staff45(t);
+}
+static void r_g0506_telehealth(tc_t *t)
+{
+    /* a telehealth visit does not initiate (default): the face-to-face one does */
+    t->c.consent_at = I("2025-03-03T09:00:00-05:00");
+    visit(t, CCM_CODE_99214, "2025-03-03", NPI, true);
+    t->visits[1].telehealth = true;
+    visit(t, CCM_CODE_99214, "2025-03-04", NPI, false);
+    r_staff45(t);
+}
+static void r_g0506_gate(tc_t *t) { r_g0506_only(t); t->c.care_plan = CCM_CARE_PLAN_DRAFT; }
+
+/* APCM tiers count CCM-grade chronic conditions only (§2) */
+static void r_apcm_short(tc_t *t) { r_apcm3(t); t->cond[1].expected_months = 6; }
+static void r_apcm_low_risk(tc_t *t) { r_apcm3(t); t->cond[0].high_risk = t->cond[1].high_risk = false; }
+static void r_apcm_until_death(tc_t *t) { r_apcm3(t); t->cond[1].expected_months = 999; }
+
+/* Death with the date only (P-11): the day of death is held for review */
+static void died_on(tc_t *t, const char *day_start)
+{
+    t->c.died_at = I(day_start);
+    t->c.died_date_only = true;
+}
+static void r_death_day(tc_t *t)
+{
+    died_on(t, "2025-03-12T00:00:00-04:00");
+    staff(t, "2025-03-10T10:00:00-04:00", 1800);
+    staff(t, "2025-03-12T10:00:00-04:00", 600);
+}
+static void r_death_day_crossing(tc_t *t)
+{
+    /* 23:50 the day before, 20 min: 10 min before the day count, the rest is held */
+    died_on(t, "2025-03-12T00:00:00-04:00");
+    staff(t, "2025-03-10T10:00:00-04:00", 1800);
+    staff(t, "2025-03-11T23:50:00-04:00", 1200);
+}
+static void r_death_day_clear(tc_t *t)
+{
+    /* nothing countable on the day: RPM time and non-clinical time do not hold the month */
+    died_on(t, "2025-03-12T00:00:00-04:00");
+    staff(t, "2025-03-10T10:00:00-04:00", 45 * 60);
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_RPM, true, "2025-03-12T10:00:00-04:00", 600);
+    add_time_full(t, 0, CCM_ROLE_NON_CLINICAL, CCM_SERVICE_CCM, true, "2025-03-12T11:00:00-04:00", 600);
+    staff(t, "2025-03-13T10:00:00-04:00", 600); /* after the day: after death, no review */
+}
+static void r_death_day_apcm(tc_t *t)
+{
+    r_apcm2(t);
+    died_on(t, "2025-03-12T00:00:00-04:00");
+    element(t, "2025-03-12T15:00:00-04:00");
+}
+static void r_death_exact(tc_t *t)
+{
+    /* an exact instant: seconds before it count, no review */
+    t->c.died_at = I("2025-03-12T10:30:00-04:00");
+    staff(t, "2025-03-10T10:00:00-04:00", 1800);
+    staff(t, "2025-03-12T10:00:00-04:00", 3600);
+}
+
+/* Consent ended by a change of billing practitioner (P-3) */
+static void r_ended_in(tc_t *t)
+{
+    r_revoked_in(t); /* 600 s before, 900 s after */
+    t->c.consent_ended = true;
+}
+static void r_ended_before(tc_t *t)
+{
+    r_staff45(t);
+    t->c.revoked_at = I("2025-02-20T10:00:00-05:00");
+    t->c.consent_ended = true;
+}
+static void r_ended_at_start(tc_t *t)
+{
+    r_staff45(t);
+    t->c.revoked_at = I("2025-03-01T00:00:00-05:00");
+    t->c.consent_ended = true;
+}
+
+/* Timely filing (§9): DOS 2025-03-10 */
+static void r_filing_late(tc_t *t) { r_staff45(t); t->c.filing_day = D("2026-03-11"); }
+static void r_filing_edge(tc_t *t) { r_staff45(t); t->c.filing_day = D("2026-03-10"); }
+static void r_filing_off(tc_t *t) { r_filing_late(t); t->cfg.timely_filing_months = 0; }
+static void r_filing_months(tc_t *t) { r_staff45(t); t->c.filing_day = D("2025-09-11"); t->cfg.timely_filing_months = 6; }
+static void r_filing_g0506(tc_t *t)
+{
+    /* the G0506 line (2025-03-03) is past the limit, the time lines (2025-03-10) are not */
+    r_g0506_line(t);
+    t->c.filing_day = D("2026-03-05");
+}
+
 /* ---- table ----------------------------------------------------------------- */
 
 typedef struct {
@@ -627,10 +765,39 @@ static named_row_t s_rows[] = {
     ROW("§9-RHC FQHC G0511 allowed through 2025-06-30 when configured", r_rhc_2025_06_cfg, "", "G0511x1", "2025-06-30", 7290, 45, 0, 45, NULL, 1, CCM_EV_RHC_G0511),
     ROW("§9-RHC from 2025-07-01 individual codes only", r_rhc_2025_07_cfg, "", "99490x1 99439x1", "2025-07-01", 10642, 45, 0, 45, NULL, 0, CCM_EV_RHC_G0511_CLOSED),
     /* G0506 */
-    ROW("§4-G0506 twice: first allowed, second ALREADY_BILLED", r_g0506_twice, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, "A,ALREADY_BILLED", 0, CCM_EV_COUNT),
+    ROW("§4-G0506 twice: first allowed, second ALREADY_BILLED", r_g0506_twice, "", "99490x1 99439x1 G0506x1", NULL, 10642, -1, -1, -1, "A,ALREADY_BILLED", 1, CCM_EV_G0506_LINE),
     ROW("§4-G0506 on a nurse visit / other practitioner's visit refused", r_g0506_bad, "", NULL, NULL, -1, -1, -1, -1, "NOT_INITIATING_VISIT,OTHER_PRACTITIONER", -1, CCM_EV_COUNT),
     ROW("§4-G0506 billed in an earlier month -> ALREADY_BILLED", r_g0506_prior, "", NULL, NULL, -1, -1, -1, -1, "ALREADY_BILLED", -1, CCM_EV_COUNT),
     ROW("§4-G0506 is per practitioner: another's earlier G0506 does not count", r_g0506_other_npi_history, "", NULL, NULL, -1, -1, -1, -1, "A", -1, CCM_EV_COUNT),
+    ROW("§4-G0506 line: G0506x1 dated the visit day, claim DOS stays the threshold day", r_g0506_line, "", "99490x1 99439x1 G0506x1", "2025-03-10", 10642, 45, 0, 45, "A", 1, CCM_EV_G0506_LINE),
+    ROW("§4-G0506 line: its amount is part of the claim", r_g0506_fee, "", "99490x1 99439x1 G0506x1", "2025-03-10", 15642, 45, 0, 45, "A", 0, CCM_EV_FEE),
+    ROW("§4-G0506 line: below threshold the claim is the G0506 alone (DOS = visit day)", r_g0506_only, "", "G0506x1", "2025-03-03", 0, 10, 0, 10, "A", 1, CCM_EV_NO_CANDIDATE),
+    ROW("§4-G0506 not with PCM", r_g0506_pcm, "", "99426x1", NULL, 6333, -1, -1, -1, "NO_CONSENT", -1, CCM_EV_COUNT),
+    ROW("§4-G0506 not with APCM", r_g0506_apcm, "", "G0557x1", NULL, 5000, -1, -1, -1, "NO_CONSENT", -1, CCM_EV_COUNT),
+    ROW("§4-G0506 only on the CCM initiating visit, not a later visit of the month", r_g0506_later_visit, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, "NOT_INITIATING_VISIT", 0, CCM_EV_COUNT),
+    ROW("§4-G0506 the initiating visit is on or after the consent's day", r_g0506_before_consent_day, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, "NOT_INITIATING_VISIT", 0, CCM_EV_COUNT),
+    ROW("§4-G0506 a telehealth visit does not initiate by default", r_g0506_telehealth, "", "99490x1 99439x1", NULL, 10642, -1, -1, -1, "NOT_INITIATING_VISIT", 0, CCM_EV_COUNT),
+    ROW("§4-G0506 no line when a gate fails", r_g0506_gate, "CARE_PLAN_MISSING", NULL, NULL, -1, -1, -1, -1, "A", -1, CCM_EV_COUNT),
+    /* APCM tiers */
+    ROW("§2-APCM a short condition does not count toward G0557/G0558", r_apcm_short, "", "G0556x1", NULL, 1500, -1, -1, -1, NULL, -1, CCM_EV_APCM_TIER),
+    ROW("§2-APCM low-risk conditions do not count toward G0557/G0558", r_apcm_low_risk, "", "G0556x1", NULL, 1500, -1, -1, -1, NULL, -1, CCM_EV_APCM_TIER),
+    ROW("§2-APCM 999 months (until death) counts", r_apcm_until_death, "", "G0558x1", NULL, 11000, -1, -1, -1, NULL, -1, CCM_EV_APCM_TIER),
+    /* death with the date only */
+    ROW("P-11 died on a date, entry on that day -> DEATH_DAY_REVIEW", r_death_day, "DEATH_DAY_REVIEW", NULL, NULL, -1, 30, 0, 30, NULL, -1, CCM_EV_DEATH_DAY),
+    ROW("P-11 died on a date, entry reaching into that day -> DEATH_DAY_REVIEW", r_death_day_crossing, "DEATH_DAY_REVIEW", NULL, NULL, -1, 40, 0, 40, NULL, -1, CCM_EV_DEATH_DAY),
+    ROW("P-11 died on a date, nothing countable on that day -> claim", r_death_day_clear, "", "99490x1 99439x1", "2025-03-10", 10642, 45, 0, 45, NULL, 0, CCM_EV_AFTER_DEATH),
+    ROW("P-11 died on a date, APCM element on that day -> DEATH_DAY_REVIEW", r_death_day_apcm, "DEATH_DAY_REVIEW", NULL, NULL, -1, -1, -1, -1, NULL, -1, CCM_EV_DEATH_DAY),
+    ROW("P-11 exact instant of death: seconds before it count, no review", r_death_exact, "", "99490x1 99439x2", "2025-03-10", 15235, 60, 0, 60, NULL, 0, CCM_EV_AFTER_DEATH),
+    /* consent ended by a change of practitioner */
+    ROW("P-3 consent ended this month: later time never counts", r_ended_in, "BELOW_THRESHOLD", NULL, NULL, -1, 10, 0, 10, NULL, -1, CCM_EV_AFTER_CONSENT_END),
+    ROW("P-3 consent ended in an earlier month -> NO_CONSENT", r_ended_before, "NO_CONSENT", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_CONSENT_ENDED),
+    ROW("P-3 consent ended at the month's first instant -> NO_CONSENT", r_ended_at_start, "NO_CONSENT", NULL, NULL, -1, 0, 0, 0, NULL, -1, CCM_EV_CONSENT_ENDED),
+    /* timely filing */
+    ROW("§9-FILING DOS before filing day minus 12 months -> TIMELY_FILING", r_filing_late, "TIMELY_FILING", NULL, NULL, 0, 45, 0, 45, NULL, -1, CCM_EV_TIMELY_FILING),
+    ROW("§9-FILING DOS exactly 12 months before the filing day is in time", r_filing_edge, "", "99490x1 99439x1", "2025-03-10", 10642, 45, 0, 45, NULL, 0, CCM_EV_COUNT),
+    ROW("§9-FILING timely_filing_months 0 turns the check off", r_filing_off, "", "99490x1 99439x1", "2025-03-10", 10642, 45, 0, 45, NULL, 0, CCM_EV_COUNT),
+    ROW("§9-FILING limit configurable (6 months)", r_filing_months, "TIMELY_FILING", NULL, NULL, 0, 45, 0, 45, NULL, -1, CCM_EV_TIMELY_FILING),
+    ROW("§9-FILING a late G0506 line is dropped, the rest is billed", r_filing_g0506, "", "99490x1 99439x1", "2025-03-10", 10642, 45, 0, 45, "A", 0, CCM_EV_TIMELY_FILING),
 };
 
 static void s_day_text(int32_t day, char *buf, size_t len)
@@ -679,6 +846,19 @@ static void run_row(void **state)
         s_day_text(d->dos, got, sizeof got);
         assert_string_equal(got, r->dos);
     }
+    /* every line carries its DOS: the claim's, or the G0506's visit day */
+    for (int i = 0; i < d->n_lines; i++) {
+        if (d->lines[i].code != CCM_CODE_G0506) {
+            assert_int_equal(d->lines[i].dos, d->dos);
+            continue;
+        }
+        bool found = false;
+        for (int k = 0; k < d->n_g0506; k++)
+            found |= d->g0506[k].allowed && d->g0506[k].day == d->lines[i].dos;
+        assert_true(found);
+    }
+    if (!d->claim)
+        assert_int_equal(d->n_lines, 0);
     if (r->amount >= 0)
         assert_int_equal(d->amount_cents, r->amount);
     if (r->total >= 0)

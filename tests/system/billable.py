@@ -3,16 +3,30 @@ ccm-watch system tests: enrollment, consent, an established care plan given to
 the patient, and minutes (logged by hand or pushed through ccm-cdr), plus the
 same facts as a `ccmctl evaluate` case.
 """
+import datetime
 import json
 import os
 import subprocess
 import tempfile
 import time
+from zoneinfo import ZoneInfo
 
 NPI = "1234567893"
 MONTH = "2026-10"
+ZONE = ZoneInfo("America/New_York")  # every clinic of the harness
 PLAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "careplan",
                     "plan.json")
+
+
+def local(date, hour=0, minute=0):
+    """RFC 3339 instant of a clinic-local date and time, e.g. 2026-10-06T10:00:00-04:00."""
+    d = datetime.date.fromisoformat(date)
+    return datetime.datetime(d.year, d.month, d.day, hour, minute, tzinfo=ZONE).isoformat()
+
+
+def month_before(month):
+    y, m = map(int, month.split("-"))
+    return "%04d-%02d" % ((y, m - 1) if m > 1 else (y - 1, 12))
 
 
 def caught_up(s, timeout=15):
@@ -29,7 +43,7 @@ def caught_up(s, timeout=15):
         time.sleep(0.05)
 
 
-def cdr_minutes(s, clinic, mrn, minutes):
+def cdr_minutes(s, clinic, mrn, minutes, month=MONTH):
     """The phone system's calls, imported by the real ccm-cdr (Asterisk Master.csv)."""
     mp = os.path.join(s.dir, "map-%s-%s.ini" % (clinic, mrn))
     with open(mp, "w") as f:
@@ -38,8 +52,8 @@ def cdr_minutes(s, clinic, mrn, minutes):
     csv = os.path.join(s.dir, "Master-%s-%s.csv" % (clinic, mrn))
     with open(csv, "w") as f:
         for day, mins in zip((6, 13), minutes):
-            start = "%s-%02d 10:00:00" % (MONTH, day)
-            end = "%s-%02d %02d:%02d:00" % (MONTH, day, 10 + mins // 60, mins % 60)
+            start = "%s-%02d 10:00:00" % (month, day)
+            end = "%s-%02d %02d:%02d:00" % (month, day, 10 + mins // 60, mins % 60)
             f.write('"pt-%s","2015","5551234567","from-internal","""Nurse"" <2015>",'
                     '"PJSIP/2015-1","PJSIP/trunk-2","Dial","PJSIP/x,60","%s","%s","%s",%d,%d,'
                     '"ANSWERED","DOCUMENTATION","%s.%d","ccm"\n'
@@ -52,9 +66,12 @@ def cdr_minutes(s, clinic, mrn, minutes):
 
 
 def billable(s, clinic="C01", mrn="1042", mbi="1EG4TE5MK73", minutes=(25, 22), people=True,
-             via_cdr=False):
-    """A CCM patient billable for MONTH: consent, established care plan given, minutes
-    (logged by hand, or pushed by the phone system through ccm-cdr)."""
+             via_cdr=False, month=MONTH, program="CCM"):
+    """A patient billable for `month` (MONTH by default) in `program`: initiating
+    visit, consent and care plan on the 15th of the month before, minutes on the 6th
+    and 13th (logged by hand, or pushed by the phone system through ccm-cdr)."""
+    setup = month_before(month) + "-15"
+    copy = month_before(month) + "-16"
     if people:
         s.ctl("practitioner", "add", "--clinic", clinic, "--npi", NPI, "--role", "PHYSICIAN",
               "--family", "Osei", "--given", "Kofi", "--credentials", "MD")
@@ -66,24 +83,36 @@ def billable(s, clinic="C01", mrn="1042", mbi="1EG4TE5MK73", minutes=(25, 22), p
         s.ctl("condition", "add", "--clinic", clinic, "--mrn", mrn, "--icd10", code,
               "--expected-months", "24", "--high-risk")
     s.ctl("visit", "add", "--clinic", clinic, "--mrn", mrn, "--code", "99214",
-          "--date", "2026-09-15", "--npi", NPI)
-    s.ctl("consent", "record", "--clinic", clinic, "--mrn", mrn, "--program", "CCM",
-          "--method", "VERBAL", "--at", "2026-09-15T11:00:00-04:00", "--staff", "rn1",
-          "--billing-npi", NPI, "--disclosed", "cost-sharing,one-practitioner,right-to-stop")
+          "--date", setup, "--npi", NPI)
+    consent(s, clinic, mrn, program, local(setup, 11))
     caught_up(s)
-    s.ctl("careplan", "set", "--clinic", clinic, "--mrn", mrn, "--file", PLAN)
-    s.ctl("careplan", "establish", "--clinic", clinic, "--mrn", mrn, "--date", "2026-09-15")
-    s.ctl("careplan", "copy-given", "--clinic", clinic, "--mrn", mrn, "--date", "2026-09-16",
-          "--method", "PAPER", "--to", "PATIENT")
+    care_plan(s, clinic, mrn, program, setup, copy)
     if via_cdr:
-        cdr_minutes(s, clinic, mrn, minutes)
+        cdr_minutes(s, clinic, mrn, minutes, month)
     else:
+        tag = "" if month == MONTH else month + "-"  # MONTH's ids as they always were
         for day, mins in zip((6, 13), minutes):
             s.ctl("time", "add", "--clinic", clinic, "--mrn", mrn, "--performer", "rn1",
-                  "--start", "%s-%02dT10:00:00-04:00" % (MONTH, day), "--minutes", str(mins),
-                  "--activity", "care coordination",
-                  "--event-id", "%s-%s-%d" % (clinic, mrn, day))
+                  "--start", local("%s-%02d" % (month, day), 10), "--minutes", str(mins),
+                  "--activity", "care coordination", "--service", program,
+                  "--event-id", "%s-%s-%s%d" % (clinic, mrn, tag, day))
     caught_up(s)
+
+
+def consent(s, clinic, mrn, program, at):
+    s.ctl("consent", "record", "--clinic", clinic, "--mrn", mrn, "--program", program,
+          "--method", "VERBAL", "--at", at, "--staff", "rn1",
+          "--billing-npi", NPI, "--disclosed", "cost-sharing,one-practitioner,right-to-stop")
+
+
+def care_plan(s, clinic, mrn, program, established, copy_given):
+    """The program's care plan, established and given to the patient."""
+    s.ctl("careplan", "set", "--clinic", clinic, "--mrn", mrn, "--program", program,
+          "--file", PLAN)
+    s.ctl("careplan", "establish", "--clinic", clinic, "--mrn", mrn, "--program", program,
+          "--date", established)
+    s.ctl("careplan", "copy-given", "--clinic", clinic, "--mrn", mrn, "--program", program,
+          "--date", copy_given, "--method", "PAPER", "--to", "PATIENT")
 
 
 def evaluate(s, minutes):

@@ -162,6 +162,138 @@ static void test_837p_replacement_is_frequency_7_with_ref_f8(void **state)
     free(x);
 }
 
+static void test_837p_withdraw_is_frequency_8_naming_the_claim_itself(void **state)
+{
+    (void)state;
+    test_claim_t t;
+    test_claim_init(&t, 2);
+    t.claim.status = CCM__BILLING__CLAIM_STATUS__WITHDRAW_NEEDED;
+    t.claim.withdraw_reason = "CONSENT_REVOKED";
+    ccm_render_ids_t ids = test_ids();
+    ccm_render_event_t ev = EV;
+    ev.type = "claim.withdraw";
+    char *x = NULL;
+    assert_int_equal(ccm_render_837p(&ev, &t.claim, &ids, NULL, NULL, 44, &x), 0);
+    char *segs[MAX_SEGS], e[128];
+    int n = split(x, segs);
+    int clm = find(segs, n, "CLM*");
+    /* the void repeats the claim as sent (same lines, same total) */
+    assert_string_equal(segs[clm], "CLM*C01/1042/2026-11/CCM*106.42***11:B:8*Y*A*Y*Y");
+    /* REF*F8 names the claim to void: this version, not the one it superseded */
+    assert_string_equal(segs[clm + 1], "REF*F8*C01/1042/2026-11/CCM#v2");
+    assert_int_equal(count(segs, n, "REF*F8*"), 1);
+    assert_int_equal(count(segs, n, "LX*"), 2);
+    int se = find(segs, n, "SE*");
+    assert_int_equal(atoi(elem(segs[se], 1, e, sizeof e)), se - 2 + 1);
+    free(x);
+}
+
+static void test_837p_adjustment_of_a_paid_claim_is_frequency_7(void **state)
+{
+    (void)state;
+    test_claim_t t;
+    test_claim_init(&t, 2);
+    t.claim.adjustment = true;
+    ccm_render_ids_t ids = test_ids();
+    char *x = NULL;
+    assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, NULL, NULL, 45, &x), 0);
+    char *segs[MAX_SEGS], e[128];
+    int n = split(x, segs);
+    int clm = find(segs, n, "CLM*");
+    assert_string_equal(elem(segs[clm], 5, e, sizeof e), "11:B:7");
+    assert_string_equal(segs[clm + 1], "REF*F8*C01/1042/2026-11/CCM#v1");
+    free(x);
+}
+
+static void test_g0506_line_keeps_its_own_date_of_service(void **state)
+{
+    (void)state;
+    test_claim_t t;
+    test_claim_init(&t, 1);
+    test_claim_add_g0506(&t);
+    ccm_render_ids_t ids = test_ids();
+    char *x = NULL, e[128];
+    assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, NULL, NULL, 46, &x), 0);
+    char *segs[MAX_SEGS];
+    int n = split(x, segs);
+    assert_int_equal(count(segs, n, "LX*"), 3);
+    int lx3 = find(segs, n, "LX*3");
+    assert_string_equal(segs[lx3 + 1], "SV1*HC:G0506*65*UN*1***1:2");
+    assert_string_equal(segs[lx3 + 2], "DTP*472*D8*20261103");
+    assert_string_equal(segs[find(segs, n, "LX*1") + 2], "DTP*472*D8*20261118");
+    assert_string_equal(elem(segs[find(segs, n, "CLM*")], 2, e, sizeof e), "171.42");
+    free(x);
+
+    /* CSV: the G0506 row carries the visit's day */
+    char *rows = NULL;
+    assert_int_equal(ccm_render_claim_csv(&t.claim, &rows), 0);
+    const char *third = strchr(strchr(rows, '\n') + 1, '\n') + 1;
+    assert_non_null(strstr(third, ",2026-11,2026-11-03,11,"));
+    assert_non_null(strstr(third, ",G0506,1,"));
+    assert_non_null(strstr(rows, ",2026-11,2026-11-18,11,"));
+    free(rows);
+
+    /* FHIR: servicedDate per item */
+    char *out = NULL;
+    assert_int_equal(ccm_render_fhir(&EV, &t.claim, &out), 0);
+    json_error_t err;
+    json_t *j = json_loads(out, 0, &err);
+    assert_non_null(j);
+    json_t *items = json_object_get(j, "item");
+    assert_int_equal(json_array_size(items), 3);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(items, 2), "servicedDate")), "2026-11-03");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(items, 0), "servicedDate")), "2026-11-18");
+    json_decref(j);
+    free(out);
+
+    /* canonical JSON: the line's dos and the evidence's visit date */
+    assert_int_equal(ccm_render_claim_json(&EV, &t.claim, &out), 0);
+    j = json_loads(out, 0, &err);
+    assert_non_null(j);
+    json_t *c = json_object_get(j, "claim");
+    json_t *l3 = json_array_get(json_object_get(c, "lines"), 2);
+    assert_string_equal(json_string_value(json_object_get(l3, "dos")), "2026-11-03");
+    assert_string_equal(json_string_value(json_object_get(l3, "role")), "");
+    json_t *vd = json_object_get(json_object_get(c, "evidence"), "visit_dates");
+    assert_int_equal(json_array_size(vd), 1);
+    assert_string_equal(json_string_value(json_array_get(vd, 0)), "2026-11-03");
+    json_decref(j);
+    free(out);
+
+    /* a claim written before lines had dates: every line takes the claim's */
+    t.l1.dos = t.l2.dos = t.l3.dos = "";
+    assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, NULL, NULL, 47, &x), 0);
+    n = split(x, segs);
+    assert_int_equal(count(segs, n, "DTP*472*D8*20261118"), 3);
+    free(x);
+}
+
+static void test_fhir_withdraw_cancels_the_same_resource(void **state)
+{
+    (void)state;
+    test_claim_t t;
+    test_claim_init(&t, 1);
+    char *active = NULL, *cancelled = NULL;
+    assert_int_equal(ccm_render_fhir(&EV, &t.claim, &active), 0);
+    t.claim.status = CCM__BILLING__CLAIM_STATUS__WITHDRAW_NEEDED;
+    t.claim.withdraw_reason = "NO_CONSENT";
+    assert_int_equal(ccm_render_fhir(&EV, &t.claim, &cancelled), 0);
+    json_error_t err;
+    json_t *a = json_loads(active, 0, &err), *c = json_loads(cancelled, 0, &err);
+    assert_non_null(a);
+    assert_non_null(c);
+    assert_string_equal(json_string_value(json_object_get(a, "status")), "active");
+    assert_string_equal(json_string_value(json_object_get(c, "status")), "cancelled");
+    assert_string_equal(json_string_value(json_object_get(a, "id")),
+                        json_string_value(json_object_get(c, "id")));
+    json_decref(a);
+    json_decref(c);
+    free(active);
+    free(cancelled);
+}
+
 static void test_837p_is_deterministic_and_control_numbers_differ(void **state)
 {
     (void)state;
@@ -390,6 +522,11 @@ static void test_claim_json_carries_every_field_seq_and_id(void **state)
     for (unsigned i = 0; i < ccm__billing__evidence__descriptor.n_fields; i++)
         assert_non_null(
             path(path(c, "evidence"), ccm__billing__evidence__descriptor.fields[i].name));
+    for (unsigned i = 0; i < ccm__billing__line__descriptor.n_fields; i++)
+        assert_non_null(path(json_array_get(path(c, "lines"), 0),
+                             ccm__billing__line__descriptor.fields[i].name));
+    assert_true(json_is_false(path(c, "adjustment")));
+    assert_string_equal(json_string_value(path(c, "withdraw_reason")), "");
     assert_string_equal(json_string_value(path(c, "supersedes")), "C01/1042/2026-11/CCM#v1");
     assert_int_equal(json_integer_value(path(c, "amount_cents")), 10642);
     assert_string_equal(json_string_value(path(c, "status")), "READY");
@@ -432,6 +569,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_837p_original_envelope_counts_and_controls),
         cmocka_unit_test(test_837p_replacement_is_frequency_7_with_ref_f8),
+        cmocka_unit_test(test_837p_withdraw_is_frequency_8_naming_the_claim_itself),
+        cmocka_unit_test(test_837p_adjustment_of_a_paid_claim_is_frequency_7),
+        cmocka_unit_test(test_g0506_line_keeps_its_own_date_of_service),
+        cmocka_unit_test(test_fhir_withdraw_cancels_the_same_resource),
         cmocka_unit_test(test_837p_is_deterministic_and_control_numbers_differ),
         cmocka_unit_test(test_837p_refuses_what_it_cannot_render),
         cmocka_unit_test(test_837p_delimiters_in_data_cannot_break_segments),

@@ -7,14 +7,16 @@
 
 typedef struct {
     Ccm__Billing__Claim claim;
-    Ccm__Billing__Line l1, l2;
-    Ccm__Billing__Line *lines[2];
+    Ccm__Billing__Line l1, l2, l3;
+    Ccm__Billing__Line *lines[3];
     Ccm__Billing__Evidence ev;
     char *dx[3];
     char *entries[3];
+    char *visit_dates[1];
 } test_claim_t;
 
-/* C01/1042/2026-11/CCM: 99490 + 99439, E11.22 and I10; version 2 replaces v1. */
+/* C01/1042/2026-11/CCM: 99490 + 99439 on 2026-11-18, E11.22 and I10; version 2
+ * replaces v1. */
 static inline void test_claim_init(test_claim_t *t, unsigned version)
 {
     *t = (test_claim_t){0};
@@ -31,12 +33,14 @@ static inline void test_claim_init(test_claim_t *t, unsigned version)
     t->l1.amount_cents = 6049;
     t->l1.minutes = 20;
     t->l1.role = "staff";
+    t->l1.dos = "2026-11-18";
     t->l2.code = "99439";
     t->l2.units = 1;
     t->l2.unit_cents = 4593;
     t->l2.amount_cents = 4593;
     t->l2.minutes = 20;
     t->l2.role = "staff";
+    t->l2.dos = "2026-11-18";
     t->lines[0] = &t->l1;
     t->lines[1] = &t->l2;
     t->dx[0] = "E11.22";
@@ -75,6 +79,25 @@ static inline void test_claim_init(test_claim_t *t, unsigned version)
     c->status = CCM__BILLING__CLAIM_STATUS__READY;
     c->created_us = 1796000000000000LL;
     c->status_us = 1796000000000000LL;
+}
+
+/* Adds the G0506 line of the initiating visit of 2026-11-03 (its own date of service). */
+static inline void test_claim_add_g0506(test_claim_t *t)
+{
+    Ccm__Billing__Line linit = CCM__BILLING__LINE__INIT;
+    t->l3 = linit;
+    t->l3.code = "G0506";
+    t->l3.units = 1;
+    t->l3.unit_cents = 6500;
+    t->l3.amount_cents = 6500;
+    t->l3.role = "";
+    t->l3.dos = "2026-11-03";
+    t->lines[2] = &t->l3;
+    t->claim.n_lines = 3;
+    t->claim.amount_cents += 6500;
+    t->visit_dates[0] = "2026-11-03";
+    t->ev.visit_dates = t->visit_dates;
+    t->ev.n_visit_dates = 1;
 }
 
 static inline ccm_render_ids_t test_ids(void)
