@@ -24,7 +24,9 @@ int ccm_enrollment_add_clinic(ccm_enrollment_t *e, const char *id, const char *t
 /* Replaces the clinic table with `clinics` (from ccm_clinics_load); takes
  * ownership. */
 void ccm_enrollment_set_clinics(ccm_enrollment_t *e, ccm_clinics_t *clinics);
-/* Looks up the databases once the worker's store is open. 0 or CCM_ENOTFOUND. */
+/* Looks up the databases once the worker's store is open, and gives patients
+ * stored by an older build their fact history (ccm_facts_migrate, once per
+ * store). 0, CCM_ENOTFOUND, CCM_EIO (logged), CCM_ENOMEM. */
 int ccm_enrollment_bind(ccm_enrollment_t *e, ccm_worker_t *w);
 /* The ccm_worker_handler_fn of the service; ctx is the ccm_enrollment_t. */
 int ccm_enrollment_handle(ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call, void *ctx);
