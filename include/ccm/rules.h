@@ -149,10 +149,12 @@ typedef enum { CCM_SERVICE_CCM, CCM_SERVICE_PCM, CCM_SERVICE_APCM, CCM_SERVICE_T
                CCM_SERVICE_BHI } ccm_service_t;
 typedef enum { CCM_CARE_PLAN_NONE, CCM_CARE_PLAN_DRAFT, CCM_CARE_PLAN_ESTABLISHED } ccm_care_plan_t;
 
-/* Text names as used in case files ("CCM", "MEDICARE_B", …); parse returns 0 or CCM_EINVAL. */
+/* Text names as used in case files ("CCM", "MEDICARE_B", …); parse returns 0 or CCM_EINVAL.
+ * Care plan statuses: "NONE", "DRAFT", "ESTABLISHED". Names are static strings. */
 const char *ccm_rules_program_name(ccm_program_t p);
 int ccm_rules_program_parse(const char *s, ccm_program_t *out);
 int ccm_rules_payer_parse(const char *s, ccm_payer_t *out);
+const char *ccm_rules_payer_name(ccm_payer_t p); /* added with the month facts */
 int ccm_rules_clinic_parse(const char *s, ccm_clinic_t *out);
 const char *ccm_rules_role_name(ccm_role_t r);
 int ccm_rules_role_parse(const char *s, ccm_role_t *out);
@@ -208,10 +210,11 @@ typedef struct {
     const ccm_condition_t *conditions;
     size_t n_conditions;
     bool qmb;
-    int64_t died_at;               /* or CCM_INSTANT_NONE */
+    int64_t died_at;               /* or CCM_INSTANT_NONE; time from it on never counts */
     bool died_date_only;           /* died_at is the start of the local day of death; the
-                                      time is unknown: entries on that day hold the month
-                                      for review (CCM_REASON_DEATH_DAY_REVIEW) */
+                                      time is unknown: an otherwise countable entry on that
+                                      day adds CCM_EV_DEATH_DAY and fails the month with
+                                      CCM_REASON_DEATH_DAY_REVIEW (never counted silently) */
     const ccm_visit_t *visits;     /* the patient's visit history */
     size_t n_visits;
     bool has_consent;
@@ -221,7 +224,8 @@ typedef struct {
     int64_t revoked_at;            /* or CCM_INSTANT_NONE */
     bool consent_ended;            /* revoked_at is when the consent ended because the
                                       billing practitioner changed: time after it never
-                                      counts, whatever count_after_revocation says */
+                                      counts, whatever count_after_revocation says; ended at
+                                      or before the month's first instant: NO_CONSENT */
     ccm_care_plan_t care_plan;
     int64_t care_plan_established_at; /* or CCM_INSTANT_NONE */
     int64_t care_plan_copy_given_at;  /* or CCM_INSTANT_NONE */
@@ -233,7 +237,9 @@ typedef struct {
     const ccm_time_entry_t *time;
     size_t n_time;
     int32_t filing_day;            /* local day the claim would be filed, for timely
-                                      filing (cfg.timely_filing_months); 0 = not checked */
+                                      filing (cfg.timely_filing_months); 0 = not checked.
+                                      A line whose DOS is before filing_day minus that many
+                                      calendar months is dropped; none left: TIMELY_FILING */
 } ccm_case_t;
 
 /* ---- eligibility (§2) ------------------------------------------------------ */
@@ -335,13 +341,19 @@ typedef enum {
 /* "BELOW_THRESHOLD", … */
 const char *ccm_rules_reason_name(ccm_reason_t r);
 
-/* G0506 verdicts (§4). */
+/* G0506 verdicts (§4), checked in this order. G0506 belongs to the CCM
+ * initiating visit: the earliest visit on or after the consent's local day
+ * with a code that can initiate CCM, by the billing practitioner, face to face
+ * unless telehealth_initiating (lowest index on a tie). An allowed G0506 is a
+ * line of the month's claim (G0506 x1, dos = the visit day). */
 typedef enum {
     CCM_G0506_ALLOWED = 0,
-    CCM_G0506_NOT_INITIATING_VISIT, /* visit code cannot initiate CCM */
+    CCM_G0506_NOT_INITIATING_VISIT, /* visit code cannot initiate CCM, or the visit is not
+                                       the CCM initiating visit */
     CCM_G0506_OTHER_PRACTITIONER,   /* visit not by the billing practitioner */
     CCM_G0506_ALREADY_BILLED,       /* once per patient per practitioner */
-    CCM_G0506_NO_CONSENT            /* no CCM consent for this practitioner */
+    CCM_G0506_NO_CONSENT            /* no CCM consent for this practitioner (also: the case
+                                       is PCM or APCM) */
 } ccm_g0506_reason_t;
 
 const char *ccm_rules_g0506_reason_name(ccm_g0506_reason_t r);
@@ -494,7 +506,8 @@ typedef struct {
 } ccm_attestation_t;
 
 /* A condition over time: for a month, the latest attestation with from < month
- * end applies, and only if the condition was not resolved before the month began. */
+ * end applies (on equal `from`, the later in the array), and only if the
+ * condition was not resolved before the month began (resolved_at < month start). */
 typedef struct {
     const char *icd10; /* borrowed */
     int64_t resolved_at; /* or CCM_INSTANT_NONE */
@@ -568,12 +581,25 @@ typedef struct {
 const ccm_attestation_t *ccm_rules_attestation(const ccm_condition_facts_t *c, int64_t ms,
                                                int64_t me);
 
-/* Bytes of scratch ccm_rules_month() needs for `f`. */
+/* Bytes of scratch ccm_rules_month() needs for `f` (any alignment of the buffer;
+ * it includes the slack). Depends on the numbers of conditions, time entries and
+ * inpatient spans only. */
 size_t ccm_rules_month_scratch_size(const ccm_facts_t *f);
 
-/* Judges one patient-month from its facts (see above). Pure; never allocates.
- * Returns 0, CCM_EINVAL (malformed facts or entries; *bad_index as for
- * ccm_rules_evaluate) or CCM_ETOOBIG (scratch too small). */
+/* Judges one patient-month from its facts (see above). Pure; never allocates:
+ * the month's conditions, the evaluation scratch and the decision under
+ * comparison live in `scratch`. Each case: program, billing practitioner and
+ * consent from the consent (a consent both revoked and ended is judged by the
+ * one that stops the month's time first); payer and QMB from the payer period;
+ * conditions from ccm_rules_attestation(); care plan = the last care_plans entry
+ * of the case's program (none: NONE); complex = month in complex_months; death,
+ * visits, other services, inpatient, time and filing_day as given. The selected
+ * decision ends with CCM_EV_MONTH_CASE (consent index or -1, program).
+ * Returns 0 (*out filled), CCM_EINVAL (malformed facts: an unknown enum, a
+ * consent without `at`, a consent or practitioner period whose role cannot
+ * bill, more than CCM_RULES_MAX_MONTH_CASES consents in force, NULL arrays with
+ * a count; or a malformed entry, *bad_index = its index in f->time) or
+ * CCM_ETOOBIG (scratch too small). */
 int ccm_rules_month(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const ccm_tz_t *tz,
                     const ccm_facts_t *f, ccm_rules_scratch_t *scratch, ccm_month_decision_t *out,
                     int32_t *bad_index);

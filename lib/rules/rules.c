@@ -112,6 +112,10 @@ int ccm_rules_program_parse(const char *s, ccm_program_t *out)
         *out = (ccm_program_t)v;
     return rc;
 }
+const char *ccm_rules_payer_name(ccm_payer_t p)
+{
+    return (unsigned)p < (unsigned)S_N(s_payer) ? s_payer[p] : "?";
+}
 int ccm_rules_payer_parse(const char *s, ccm_payer_t *out)
 {
     int v, rc = s_parse(s, s_payer, S_N(s_payer), &v);
@@ -150,10 +154,9 @@ int ccm_rules_service_parse(const char *s, ccm_service_t *out)
 }
 int ccm_rules_care_plan_parse(const char *s, ccm_care_plan_t *out)
 {
-    /* "NONE" is internal; case files say DRAFT or ESTABLISHED. */
-    int v, rc = s_parse(s, s_care_plan + 1, S_N(s_care_plan) - 1, &v);
+    int v, rc = s_parse(s, s_care_plan, S_N(s_care_plan), &v);
     if (rc == 0)
-        *out = (ccm_care_plan_t)(v + 1);
+        *out = (ccm_care_plan_t)v;
     return rc;
 }
 

@@ -1022,6 +1022,16 @@ static void t_catalogue(void **state)
     assert_int_equal(npi, NPI);
     assert_int_equal(ccm_rules_npi_parse("123456789", &npi), CCM_EINVAL);
     assert_int_equal(ccm_rules_npi_parse("12345678a3", &npi), CCM_EINVAL);
+    ccm_care_plan_t cp = CCM_CARE_PLAN_ESTABLISHED;
+    assert_int_equal(ccm_rules_care_plan_parse("NONE", &cp), 0);
+    assert_int_equal(cp, CCM_CARE_PLAN_NONE);
+    assert_int_equal(ccm_rules_care_plan_parse("DRAFT", &cp), 0);
+    assert_int_equal(cp, CCM_CARE_PLAN_DRAFT);
+    assert_int_equal(ccm_rules_care_plan_parse("none", &cp), CCM_EINVAL);
+    ccm_payer_t payer;
+    assert_int_equal(ccm_rules_payer_parse(ccm_rules_payer_name(CCM_PAYER_MEDICAID), &payer), 0);
+    assert_int_equal(payer, CCM_PAYER_MEDICAID);
+    assert_string_equal(ccm_rules_payer_name(CCM_PAYER_MEDICARE_B), "MEDICARE_B");
 }
 
 /* Purity: the same input gives the same decision, and the input is untouched. */
@@ -1091,10 +1101,588 @@ static void t_g1_eligibility(void **state)
     assert_int_equal(ccm_rules_eligibility(NULL, 0).program, CCM_ELIGIBLE_NONE);
 }
 
+/* ---- month facts (ccm_rules_month) -------------------------------------------- */
+
+typedef struct {
+    ccm_facts_t f;
+    ccm_practitioner_period_t prac[4];
+    ccm_payer_period_t payer[4];
+    ccm_condition_facts_t cond[4];
+    ccm_attestation_t att[4][3];
+    ccm_consent_t consent[10];
+    ccm_care_plan_facts_t plan[3];
+    int32_t complex[2];
+} fc_t;
+
+/* The facts equivalent to test case t: its consent (if any), its payer since
+ * before any month, each condition attested since before any month, its
+ * billing practitioner since before any month, its program's care plan. */
+static void facts_of(const tc_t *t, fc_t *x)
+{
+    const ccm_case_t *c = &t->c;
+    ccm_facts_t *f = &x->f;
+    memset(x, 0, sizeof *x);
+    f->month = c->month;
+    f->clinic = c->clinic;
+    x->payer[0] = (ccm_payer_period_t){CCM_INSTANT_NONE, c->payer, c->qmb};
+    f->payers = x->payer;
+    f->n_payers = 1;
+    for (size_t i = 0; i < c->n_conditions; i++) {
+        x->att[i][0] = (ccm_attestation_t){CCM_INSTANT_NONE, c->conditions[i]};
+        x->cond[i] = (ccm_condition_facts_t){"I10", CCM_INSTANT_NONE, x->att[i], 1};
+    }
+    f->conditions = x->cond;
+    f->n_conditions = c->n_conditions;
+    x->prac[0] = (ccm_practitioner_period_t){CCM_INSTANT_NONE, c->billing_npi, c->billing_role};
+    f->practitioners = x->prac;
+    f->n_practitioners = 1;
+    if (c->has_consent) {
+        x->consent[0] = (ccm_consent_t){"C1",
+                                        c->consent_program,
+                                        c->consent_npi,
+                                        c->billing_role,
+                                        c->consent_at,
+                                        c->consent_ended ? CCM_INSTANT_NONE : c->revoked_at,
+                                        c->consent_ended ? c->revoked_at : CCM_INSTANT_NONE};
+        f->consents = x->consent;
+        f->n_consents = 1;
+    }
+    x->plan[0] = (ccm_care_plan_facts_t){c->program, c->care_plan, c->care_plan_established_at,
+                                         c->care_plan_copy_given_at};
+    f->care_plans = x->plan;
+    f->n_care_plans = 1;
+    if (c->complex) {
+        x->complex[0] = c->month;
+        f->complex_months = x->complex;
+        f->n_complex_months = 1;
+    }
+    f->died_at = c->died_at;
+    f->died_date_only = c->died_date_only;
+    f->visits = c->visits;
+    f->n_visits = c->n_visits;
+    f->other = c->other;
+    f->n_other = c->n_other;
+    f->inpatient = c->inpatient;
+    f->n_inpatient = c->n_inpatient;
+    f->time = c->time;
+    f->n_time = c->n_time;
+    f->filing_day = c->filing_day;
+}
+
+static int s_month(const tc_t *t, const ccm_facts_t *f, ccm_month_decision_t *m)
+{
+    size_t need = ccm_rules_month_scratch_size(f);
+    void *buf = malloc(need);
+    assert_non_null(buf);
+    ccm_rules_scratch_t scratch = {buf, need};
+    int rc = ccm_rules_month(&t->cfg, t->fees ? t->fees : &s_fees, t->tz, f, &scratch, m, NULL);
+    free(buf);
+    return rc;
+}
+
+/* A month judged through ccm_rules_month() equals ccm_rules_evaluate() on the
+ * equivalent case, plus the MONTH_CASE evidence at the end. */
+static void s_same_decision(const ccm_decision_t *a, const ccm_decision_t *b)
+{
+    assert_int_equal(a->claim, b->claim);
+    assert_int_equal(a->reason, b->reason);
+    assert_int_equal(a->reason_code, b->reason_code);
+    assert_int_equal(a->program, b->program);
+    assert_int_equal(a->letter, b->letter);
+    assert_int_equal(a->n_lines, b->n_lines);
+    for (int i = 0; i < a->n_lines; i++) {
+        assert_int_equal(a->lines[i].code, b->lines[i].code);
+        assert_int_equal(a->lines[i].units, b->lines[i].units);
+        assert_int_equal(a->lines[i].unit_cents, b->lines[i].unit_cents);
+        assert_int_equal(a->lines[i].dos, b->lines[i].dos);
+    }
+    assert_int_equal(a->dos, b->dos);
+    assert_int_equal(a->amount_cents, b->amount_cents);
+    assert_int_equal(a->fee_year, b->fee_year);
+    assert_int_equal(a->fee_stale, b->fee_stale);
+    assert_int_equal(a->practitioner_seconds, b->practitioner_seconds);
+    assert_int_equal(a->staff_seconds, b->staff_seconds);
+    assert_int_equal(a->total_minutes, b->total_minutes);
+    assert_int_equal(a->apcm_elements, b->apcm_elements);
+    assert_int_equal(a->month_start, b->month_start);
+    assert_int_equal(a->month_end, b->month_end);
+    assert_int_equal(a->n_candidates, b->n_candidates);
+    for (int i = 0; i < a->n_candidates; i++) {
+        assert_int_equal(a->candidates[i].letter, b->candidates[i].letter);
+        assert_int_equal(a->candidates[i].amount_cents, b->candidates[i].amount_cents);
+    }
+    assert_int_equal(a->n_g0506, b->n_g0506);
+    for (int i = 0; i < a->n_g0506; i++) {
+        assert_int_equal(a->g0506[i].allowed, b->g0506[i].allowed);
+        assert_int_equal(a->g0506[i].reason, b->g0506[i].reason);
+        assert_int_equal(a->g0506[i].day, b->g0506[i].day);
+    }
+    int n = a->n_evidence;
+    assert_int_equal(b->n_evidence + b->evidence_dropped, n + a->evidence_dropped + 1);
+    for (int i = 0; i < n && i < b->n_evidence; i++) {
+        assert_int_equal(a->evidence[i].kind, b->evidence[i].kind);
+        assert_int_equal(a->evidence[i].index, b->evidence[i].index);
+        assert_int_equal(a->evidence[i].code, b->evidence[i].code);
+        assert_int_equal(a->evidence[i].a, b->evidence[i].a);
+        assert_int_equal(a->evidence[i].b, b->evidence[i].b);
+    }
+}
+
+static void t_month_equals_evaluate(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_decision_t *d = malloc(sizeof *d);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    int compared = 0;
+    for (size_t r = 0; r < sizeof s_rows / sizeof s_rows[0]; r++) {
+        base(t);
+        s_rows[r].r.setup(t);
+        s_eval(t, d);
+        /* a case the facts express: its consent names its practitioner and
+         * program and was given before the month ended, or it has none and its
+         * program is the one its conditions qualify for */
+        const ccm_case_t *c = &t->c;
+        const ccm_eligibility_t el = ccm_rules_eligibility(c->conditions, c->n_conditions);
+        const ccm_program_t eligible = el.program == CCM_ELIGIBLE_PCM ? CCM_PROGRAM_PCM : CCM_PROGRAM_CCM;
+        if (c->has_consent ? c->consent_npi != c->billing_npi || c->consent_program != c->program ||
+                                 c->consent_at >= d->month_end
+                           : c->program != eligible)
+            continue;
+        facts_of(t, x);
+        assert_int_equal(s_month(t, &x->f, m), 0);
+        s_same_decision(d, &m->d);
+        assert_int_equal(m->n_cases, 1);
+        assert_int_equal(m->consent, c->has_consent ? 0 : -1);
+        assert_int_equal(m->billing_npi, c->billing_npi);
+        assert_int_equal(m->payer, c->payer);
+        assert_int_equal(m->qmb, c->qmb);
+        if (m->d.evidence_dropped == 0) {
+            const ccm_evidence_t *e = &m->d.evidence[m->d.n_evidence - 1];
+            assert_int_equal(e->kind, CCM_EV_MONTH_CASE);
+            assert_int_equal(e->a, m->consent);
+            assert_int_equal(e->b, c->program);
+        }
+        compared++;
+    }
+    assert_true(compared >= 120); /* the test covers nearly every row, not a few */
+    free(m);
+    free(d);
+    free(x);
+    free(t);
+}
+
+/* A base month (2025-03, one CCM consent to NPI since 2024-10-02) as facts. */
+static void month_base(tc_t *t, fc_t *x)
+{
+    base(t);
+    facts_of(t, x);
+    x->plan[1] = (ccm_care_plan_facts_t){CCM_PROGRAM_PCM, CCM_CARE_PLAN_ESTABLISHED,
+                                         t->c.care_plan_established_at, t->c.care_plan_copy_given_at};
+    x->f.n_care_plans = 2;
+}
+
+static ccm_consent_t consent(ccm_program_t p, uint64_t npi, const char *at)
+{
+    return (ccm_consent_t){"", p, npi, CCM_ROLE_PHYSICIAN, I(at), CCM_INSTANT_NONE, CCM_INSTANT_NONE};
+}
+
+/* P-3 / §10: the practitioner changed mid-month. Each consent is judged on the
+ * time while it was in force; the claim with the higher amount is the month's. */
+static void t_month_practitioner_change(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    visit(t, CCM_CODE_99214, "2024-09-01", OTHER_NPI, false); /* seen by the old practitioner */
+    x->f.n_visits = t->c.n_visits;
+    x->consent[0] = consent(CCM_PROGRAM_CCM, OTHER_NPI, "2024-10-02T10:00:00-04:00");
+    x->consent[0].ended_at = I("2025-03-15T12:00:00-04:00");
+    x->consent[1] = consent(CCM_PROGRAM_CCM, NPI, "2025-03-15T12:00:00-04:00");
+    x->f.n_consents = 2;
+    staff(t, "2025-03-05T10:00:00-05:00", 25 * 60); /* under the old consent */
+    staff(t, "2025-03-20T10:00:00-04:00", 45 * 60); /* under the new one */
+    x->f.n_time = t->c.n_time;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 2);
+    assert_int_equal(m->consent, 1);
+    assert_int_equal(m->billing_npi, NPI);
+    assert_true(m->d.claim);
+    assert_int_equal(m->d.amount_cents, 10642); /* 45 min: the old consent's 25 never count here */
+    assert_int_equal(m->d.total_minutes, 45);
+    const ccm_evidence_t *e = &m->d.evidence[m->d.n_evidence - 1];
+    assert_int_equal(e->kind, CCM_EV_MONTH_CASE);
+    assert_int_equal(e->a, 1);
+    assert_int_equal(e->b, CCM_PROGRAM_CCM);
+
+    /* more time under the old consent: the old practitioner's claim is the month's */
+    t->time[0].seconds = 60 * 60;
+    t->time[1].seconds = 20 * 60;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, 0);
+    assert_int_equal(m->billing_npi, OTHER_NPI);
+    assert_int_equal(m->d.amount_cents, 15235);
+    bool ended = false;
+    for (int i = 0; i < m->d.n_evidence; i++)
+        ended |= m->d.evidence[i].kind == CCM_EV_CONSENT_ENDED;
+    assert_true(ended);
+
+    /* the next month: only the new consent is in force */
+    x->f.month = t->c.month + 1;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 1);
+    assert_int_equal(m->consent, 1);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "BELOW_THRESHOLD");
+    /* a consent ended at the month's first instant is not in force during it */
+    x->consent[0].ended_at = x->consent[1].at = I("2025-04-01T00:00:00-04:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 1);
+    assert_int_equal(m->consent, 1);
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* A consent both revoked and ended in the month: whichever stops time first. */
+static void t_month_revoked_and_ended(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    x->consent[0].revoked_at = I("2025-03-05T10:00:00-05:00");
+    x->consent[0].ended_at = I("2025-03-20T10:00:00-04:00");
+    staff(t, "2025-03-03T10:00:00-05:00", 10 * 60);
+    staff(t, "2025-03-10T10:00:00-04:00", 15 * 60); /* after the revocation, before the end */
+    staff(t, "2025-03-25T10:00:00-04:00", 30 * 60); /* after the end: never */
+    x->f.n_time = t->c.n_time;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.total_minutes, 25); /* revocation month stays countable until the end */
+    t->cfg.count_after_revocation = false;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.total_minutes, 10); /* the revocation stops counting first */
+    /* ended before it was revoked: the end */
+    t->cfg.count_after_revocation = true;
+    x->consent[0].ended_at = I("2025-03-04T10:00:00-05:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.total_minutes, 10);
+    bool ended = false;
+    for (int i = 0; i < m->d.n_evidence; i++)
+        ended |= m->d.evidence[i].kind == CCM_EV_CONSENT_ENDED;
+    assert_true(ended);
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* Selection [P]: a claim beats no claim; the higher amount beats the program
+ * order; equal amounts: CCM > PCM > APCM, then the later consent. */
+static void t_month_selection(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    x->consent[0] = consent(CCM_PROGRAM_CCM, NPI, "2024-10-02T10:00:00-04:00");
+    x->consent[1] = consent(CCM_PROGRAM_PCM, NPI, "2024-11-02T10:00:00-04:00");
+    x->f.n_consents = 2;
+    staff(t, "2025-03-05T10:00:00-05:00", 20 * 60); /* CCM: 99490 $60.49 */
+    add_time_full(t, 0, CCM_ROLE_CLINICAL_STAFF, CCM_SERVICE_PCM, true, "2025-03-06T10:00:00-05:00",
+                  60 * 60); /* PCM: 99426 + 99427 */
+    x->f.n_time = t->c.n_time;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 2);
+    assert_int_equal(m->consent, 1); /* the higher amount wins over CCM > PCM */
+    assert_int_equal(m->d.program, CCM_PROGRAM_PCM);
+    assert_int_equal(m->d.amount_cents, 6333 + 5046);
+
+    /* equal amounts: CCM wins */
+    s_tie_fees = s_fees;
+    s_tie_fees.cents[2025 - CCM_FEES_YEAR_MIN][CCM_CODE_99426] = 6049;
+    t->fees = &s_tie_fees;
+    t->time[1].seconds = 30 * 60;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, 0);
+    assert_int_equal(m->d.program, CCM_PROGRAM_CCM);
+    assert_int_equal(m->d.amount_cents, 6049);
+
+    /* a claim beats no claim: without a PCM care plan the CCM claim is the month's
+     * even when the PCM consent is later */
+    t->time[1].seconds = 60 * 60;
+    t->fees = NULL;
+    x->f.n_care_plans = 1;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, 0);
+    assert_true(m->d.claim);
+
+    /* two CCM consents to the same practitioner in force (revoked this month,
+     * given again): the same claim either way, so the later consent */
+    x->f.n_care_plans = 2;
+    x->consent[0].revoked_at = I("2025-03-02T10:00:00-05:00");
+    x->consent[1] = consent(CCM_PROGRAM_CCM, NPI, "2025-03-03T10:00:00-05:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 2);
+    assert_int_equal(m->consent, 1);
+    assert_int_equal(m->d.amount_cents, 6049);
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* No consent in force: the latest consent given before the month ends says why;
+ * with none, the month is judged without consent for the program the conditions
+ * qualify for and the billing practitioner at the month's end. */
+static void t_month_no_consent(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    r_staff45(t);
+    x->f.n_time = t->c.n_time;
+    x->consent[0] = consent(CCM_PROGRAM_CCM, NPI, "2024-10-02T10:00:00-04:00");
+    x->consent[0].revoked_at = I("2025-01-15T10:00:00-05:00");
+    x->consent[1] = consent(CCM_PROGRAM_CCM, NPI, "2024-06-02T10:00:00-04:00");
+    x->consent[1].revoked_at = I("2024-07-15T10:00:00-04:00");
+    x->consent[2] = consent(CCM_PROGRAM_CCM, NPI, "2025-04-02T10:00:00-04:00"); /* after */
+    x->f.n_consents = 3;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->n_cases, 1);
+    assert_int_equal(m->consent, 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "CONSENT_REVOKED");
+
+    /* revoked in January and (later) ended in March: the revocation already took
+     * it out of force */
+    x->consent[0].ended_at = I("2025-03-10T10:00:00-04:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "CONSENT_REVOKED");
+
+    /* ended (practitioner changed) in an earlier month: NO_CONSENT, naming it */
+    x->consent[0].revoked_at = CCM_INSTANT_NONE;
+    x->consent[0].ended_at = I("2025-02-10T10:00:00-05:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NO_CONSENT");
+
+    /* none given before the month ends: no consent, practitioner at month end */
+    x->consent[0] = x->consent[2];
+    x->f.n_consents = 1;
+    x->prac[0] = (ccm_practitioner_period_t){CCM_INSTANT_NONE, OTHER_NPI, CCM_ROLE_NP};
+    x->prac[1] = (ccm_practitioner_period_t){I("2025-03-20T00:00:00-04:00"), NPI, CCM_ROLE_PHYSICIAN};
+    x->prac[2] = (ccm_practitioner_period_t){I("2025-04-01T00:00:00-04:00"), 1111111112ULL,
+                                             CCM_ROLE_PHYSICIAN}; /* after the month */
+    x->f.n_practitioners = 3;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->consent, -1);
+    assert_int_equal(m->billing_npi, NPI);
+    assert_int_equal(m->d.program, CCM_PROGRAM_CCM);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NO_CONSENT");
+    const ccm_evidence_t *e = &m->d.evidence[m->d.n_evidence - 1];
+    assert_int_equal(e->kind, CCM_EV_MONTH_CASE);
+    assert_int_equal(e->a, -1);
+
+    /* one PCM-grade condition: judged as PCM; no practitioner period: NPI 0 */
+    x->att[1][0].c.expected_months = 6;
+    x->f.n_practitioners = 0;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.program, CCM_PROGRAM_PCM);
+    assert_int_equal(m->billing_npi, 0);
+    /* nothing qualifies: CCM */
+    x->att[0][0].c.high_risk = false;
+    x->att[1][0].c.high_risk = false;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.program, CCM_PROGRAM_CCM);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NOT_ELIGIBLE_CONDITIONS");
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* The month's payer is the one in force at its first instant (or the earliest). */
+static void t_month_payer(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    r_staff45(t);
+    x->f.n_time = t->c.n_time;
+    x->payer[0] = (ccm_payer_period_t){CCM_INSTANT_NONE, CCM_PAYER_MEDICARE_B, false};
+    x->payer[1] = (ccm_payer_period_t){I("2025-03-15T00:00:00-04:00"), CCM_PAYER_MEDICARE_ADVANTAGE, false};
+    x->f.n_payers = 2;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->payer, CCM_PAYER_MEDICARE_B);
+    assert_true(m->d.claim);
+    x->f.month++; /* April: Medicare Advantage all month */
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->payer, CCM_PAYER_MEDICARE_ADVANTAGE);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NOT_PART_B_FFS");
+    /* a period starting exactly at the month's first instant is in force */
+    x->f.month--;
+    x->payer[1].from = I("2025-03-01T00:00:00-05:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->payer, CCM_PAYER_MEDICARE_ADVANTAGE);
+    /* every period starts later: the earliest applies; QMB follows it */
+    x->payer[0] = (ccm_payer_period_t){I("2025-06-01T00:00:00-04:00"), CCM_PAYER_MEDICARE_B, false};
+    x->payer[1] = (ccm_payer_period_t){I("2025-05-01T00:00:00-04:00"), CCM_PAYER_MEDICAID, true};
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->payer, CCM_PAYER_MEDICAID);
+    assert_true(m->qmb);
+    /* none: Medicare Part B */
+    x->f.n_payers = 0;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->payer, CCM_PAYER_MEDICARE_B);
+    assert_false(m->qmb);
+    assert_true(m->d.claim);
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* Conditions over time: the latest attestation before the month ends applies,
+ * unless the condition was resolved before the month began. */
+static void t_attestation(void **state)
+{
+    (void)state;
+    const int64_t ms = I("2025-03-01T00:00:00-05:00"), me = I("2025-04-01T00:00:00-04:00");
+    ccm_attestation_t att[3] = {
+        {CCM_INSTANT_NONE, {true, 12, true}},
+        {I("2025-03-20T10:00:00-04:00"), {true, 6, true}},
+        {I("2025-04-01T00:00:00-04:00"), {true, 24, false}}, /* from the month end: not yet */
+    };
+    ccm_condition_facts_t c = {"E11.9", CCM_INSTANT_NONE, att, 3};
+    assert_ptr_equal(ccm_rules_attestation(&c, ms, me), &att[1]);
+    assert_ptr_equal(ccm_rules_attestation(&c, ms - 30 * 86400, ms), &att[0]);
+    assert_ptr_equal(ccm_rules_attestation(&c, me, me + 30 * 86400), &att[2]);
+    c.resolved_at = I("2025-03-10T00:00:00-05:00"); /* resolved during the month: applies */
+    assert_ptr_equal(ccm_rules_attestation(&c, ms, me), &att[1]);
+    assert_null(ccm_rules_attestation(&c, me, me + 30 * 86400)); /* resolved before April */
+    c.resolved_at = CCM_INSTANT_NONE;
+    c.n_attestations = 0;
+    assert_null(ccm_rules_attestation(&c, ms, me));
+    /* the attestation first made after the month is not in force during it */
+    ccm_condition_facts_t later = {"I10", CCM_INSTANT_NONE, &att[2], 1};
+    assert_null(ccm_rules_attestation(&later, ms, me));
+    /* two attestations from the same instant: the later one recorded */
+    ccm_attestation_t same[2] = {{CCM_INSTANT_NONE, {true, 12, true}}, {CCM_INSTANT_NONE, {true, 3, true}}};
+    ccm_condition_facts_t dup = {"I10", CCM_INSTANT_NONE, same, 2};
+    assert_ptr_equal(ccm_rules_attestation(&dup, ms, me), &same[1]);
+}
+
+/* The month's conditions, complex flag and care plan come from the facts of that month. */
+static void t_month_facts_in_force(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    staff(t, "2025-03-10T10:00:00-04:00", 95 * 60);
+    x->f.n_time = t->c.n_time;
+    /* re-attested as short on 2025-03-20: March has one qualifying condition */
+    x->att[1][1] = (ccm_attestation_t){I("2025-03-20T10:00:00-04:00"), {true, 6, true}};
+    x->cond[1].n_attestations = 2;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NOT_ELIGIBLE_CONDITIONS");
+    /* resolved before the month: gone as well; a resolution during the month is not */
+    x->cond[1].n_attestations = 1;
+    x->cond[1].resolved_at = I("2025-02-27T10:00:00-05:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "NOT_ELIGIBLE_CONDITIONS");
+    x->cond[1].resolved_at = I("2025-03-27T10:00:00-04:00");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_true(m->d.claim);
+    assert_int_equal(m->d.letter, 'A');
+    /* complex attested for March: 99487 + 99489 */
+    x->complex[0] = M("2025-02");
+    x->complex[1] = M("2025-03");
+    x->f.complex_months = x->complex;
+    x->f.n_complex_months = 2;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.letter, 'C');
+    x->f.n_complex_months = 1; /* only February */
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_int_equal(m->d.letter, 'A');
+    /* the care plan is the consent's program's: a PCM plan does not serve CCM */
+    x->plan[0].program = CCM_PROGRAM_APCM;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "CARE_PLAN_MISSING");
+    /* died on a date: passed through */
+    x->plan[0].program = CCM_PROGRAM_CCM;
+    x->f.died_at = I("2025-03-10T00:00:00-04:00");
+    x->f.died_date_only = true;
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "DEATH_DAY_REVIEW");
+    /* filing day passed through */
+    x->f.died_at = CCM_INSTANT_NONE;
+    x->f.filing_day = D("2026-06-01");
+    assert_int_equal(s_month(t, &x->f, m), 0);
+    assert_string_equal(ccm_rules_reason_name(m->d.reason), "TIMELY_FILING");
+    free(m);
+    free(x);
+    free(t);
+}
+
+/* Scratch and malformed facts are reported, never overrun or guessed. */
+static void t_month_errors(void **state)
+{
+    (void)state;
+    tc_t *t = malloc(sizeof *t);
+    fc_t *x = malloc(sizeof *x);
+    ccm_month_decision_t *m = malloc(sizeof *m);
+    month_base(t, x);
+    r_staff45(t);
+    x->f.n_time = t->c.n_time;
+    size_t need = ccm_rules_month_scratch_size(&x->f);
+    unsigned char *buf = malloc(need + 1);
+    assert_non_null(buf);
+    int32_t bad = 7;
+    ccm_rules_scratch_t small = {buf, need - 1};
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &small, m, &bad), CCM_ETOOBIG);
+    assert_int_equal(bad, -1);
+    /* a buffer that is not max-aligned still fits: the size includes the slack */
+    ccm_rules_scratch_t odd = {buf + 1, need};
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), 0);
+    assert_true(m->d.claim);
+    /* a bad entry names its index in facts.time */
+    t->time[0].seconds = -1;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
+    assert_int_equal(bad, 0);
+    t->time[0].seconds = 45 * 60;
+    /* a consent to a non-practitioner, an unknown program */
+    x->consent[0].role = CCM_ROLE_CLINICAL_STAFF;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
+    x->consent[0].role = CCM_ROLE_PHYSICIAN;
+    x->consent[0].program = (ccm_program_t)7;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
+    x->consent[0].program = CCM_PROGRAM_CCM;
+    /* more consents in force than CCM_RULES_MAX_MONTH_CASES */
+    for (int i = 0; i < 9; i++)
+        x->consent[i] = consent(CCM_PROGRAM_CCM, NPI, "2024-10-02T10:00:00-04:00");
+    x->f.n_consents = 9;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
+    x->f.n_consents = 8;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), 0);
+    assert_int_equal(m->n_cases, 8);
+    assert_int_equal(m->consent, 7); /* all equal: the later consent */
+    free(buf);
+    free(m);
+    free(x);
+    free(t);
+}
+
 int main(void)
 {
     enum { NROWS = sizeof s_rows / sizeof s_rows[0] };
-    struct CMUnitTest tests[NROWS + 6];
+    struct CMUnitTest tests[NROWS + 15];
     memset(tests, 0, sizeof tests);
     for (size_t i = 0; i < NROWS; i++) {
         tests[i].name = s_rows[i].name;
@@ -1107,5 +1695,14 @@ int main(void)
     tests[NROWS + 3] = (struct CMUnitTest)cmocka_unit_test(t_catalogue);
     tests[NROWS + 4] = (struct CMUnitTest)cmocka_unit_test(t_pure);
     tests[NROWS + 5] = (struct CMUnitTest)cmocka_unit_test(t_g1_eligibility);
-    return _cmocka_run_group_tests("rules", tests, NROWS + 6, s_setup, NULL);
+    tests[NROWS + 6] = (struct CMUnitTest)cmocka_unit_test(t_month_equals_evaluate);
+    tests[NROWS + 7] = (struct CMUnitTest)cmocka_unit_test(t_month_practitioner_change);
+    tests[NROWS + 8] = (struct CMUnitTest)cmocka_unit_test(t_month_selection);
+    tests[NROWS + 9] = (struct CMUnitTest)cmocka_unit_test(t_month_no_consent);
+    tests[NROWS + 10] = (struct CMUnitTest)cmocka_unit_test(t_month_payer);
+    tests[NROWS + 11] = (struct CMUnitTest)cmocka_unit_test(t_attestation);
+    tests[NROWS + 12] = (struct CMUnitTest)cmocka_unit_test(t_month_facts_in_force);
+    tests[NROWS + 13] = (struct CMUnitTest)cmocka_unit_test(t_month_errors);
+    tests[NROWS + 14] = (struct CMUnitTest)cmocka_unit_test(t_month_revoked_and_ended);
+    return _cmocka_run_group_tests("rules", tests, NROWS + 15, s_setup, NULL);
 }
