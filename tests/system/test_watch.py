@@ -8,8 +8,10 @@ retried, never skipped; --clinic filters; usage errors.
 billing group: a closed month's claim reaches ccm-watch with the codes `ccmctl
 evaluate` gives, in JSON, CSV, X12 837P (checked by node-x12 when installed) and
 FHIR; a late entry's version 2 is frequency 7 with REF*F8 and a new control
-number; a conflict reaches only the clinic asked for; a watcher killed while a
-close is being delivered receives every claim exactly once.
+number; the adjustment of a paid claim is frequency 7 and its withdrawal a void
+(frequency 8, REF*F8 naming the claim voided; FHIR status cancelled); a conflict
+reaches only the clinic asked for; a watcher killed while a close is being
+delivered receives every claim exactly once.
 Usage: test_watch.py BUILD_DIR enrollment|billing
 """
 import json
@@ -21,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Stack, run_tests  # noqa: E402
-from billable import MONTH, NPI, billable, evaluate  # noqa: E402
+from billable import MONTH, NPI, billable, evaluate, local  # noqa: E402
 
 BUILD = sys.argv[1]
 GROUP = sys.argv[2] if len(sys.argv) > 2 else "enrollment"
@@ -276,6 +278,50 @@ def test_late_entry_is_a_replacement_with_frequency_7():
         assert f["related"][0]["claim"]["identifier"]["value"] == "C01/1042/%s/CCM#v1" % MONTH
 
 
+def clm(x12):
+    """(CLM05-3 frequency, REF*F8 value or None) of an interchange."""
+    segs = segments(x12)
+    c = [x for x in segs if x.startswith("CLM*")][0]
+    f8 = [x.split("*")[2] for x in segs if x.startswith("REF*F8*")]
+    return c.split("*")[5].split(":")[2], f8[0] if f8 else None
+
+
+def test_adjustment_and_withdrawal_reach_the_billing_system():
+    key = "C01/1042/%s/CCM" % MONTH
+    with billing_stack() as s:
+        billable(s, minutes=(25, 10))
+        s.ctl("month", "close", "--month", MONTH)
+        s.ctl("claim", "ack", key + "#v1", "--status", "PAID")
+        s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
+              "--start", MONTH + "-20T10:00:00-04:00", "--minutes", "10",
+              "--activity", "late note", "--event-id", "late-1")
+        wait_for(lambda: len(stream(s, "billing", "claim.ready")) == 2, "the adjustment")
+        # the patient had asked to stop in September: the month is withdrawn
+        s.ctl("consent", "revoke", "--clinic", "C01", "--mrn", "1042", "--program", "CCM",
+              "--at", local("2026-09-20", 12))
+        wait_for(lambda: stream(s, "billing", "claim.withdraw"), "the withdrawal")
+        # 837P follows claim.ready and claim.withdraw by default, in stream order
+        d = os.path.join(s.dir, "x12")
+        watch_billing(s, "wx", "dir:" + d, "837p")
+        got = records(d)
+        assert [n.split("-", 1)[1] for n in sorted(got)] == \
+            ["C01_1042_%s_CCM_v%d.x12" % (MONTH, v) for v in (1, 2, 2)], sorted(got)
+        assert [clm(got[n]) for n in sorted(got)] == \
+            [("1", None), ("7", key + "#v1"), ("8", key + "#v2")], [clm(t) for t in got.values()]
+        names = sorted(got)
+        node_x12(os.path.join(d, names[1]), 7)
+        # FHIR: the adjustment relates to the paid claim; the withdrawal cancels itself
+        f = [json.loads(x) for x in watch_billing(s, "wf", "stdout", "fhir").stdout.splitlines()]
+        assert [x["status"] for x in f] == ["active", "active", "cancelled"], f
+        assert f[1]["related"][0]["claim"]["identifier"]["value"] == key + "#v1", f[1]
+        assert f[2]["id"] == f[1]["id"] and f[2]["identifier"] == f[1]["identifier"], f
+        # CSV cannot say "void": it renders claim.ready only
+        csv = watch_billing(s, "wc", "stdout", "csv").stdout.splitlines()
+        assert len(csv) == 1 + 1 + 2, csv
+        r = watch_billing(s, "wc2", "stdout", "csv", "--type", "claim.withdraw", check=False)
+        assert r.returncode == 2, (r.returncode, r.stderr)
+
+
 def test_conflict_reaches_only_the_clinic_asked_for():
     with billing_stack() as s:
         billable(s)
@@ -324,6 +370,7 @@ if __name__ == "__main__":
     if GROUP == "billing":
         tests = [test_claim_reaches_watch_in_every_format,
                  test_late_entry_is_a_replacement_with_frequency_7,
+                 test_adjustment_and_withdrawal_reach_the_billing_system,
                  test_conflict_reaches_only_the_clinic_asked_for,
                  test_watch_killed_during_a_close_gets_every_claim_once]
     else:
