@@ -49,10 +49,6 @@ def at(m, d, hh=10, mi=0):
     return datetime.datetime(m // 12, m % 12 + 1, d, hh, mi, tzinfo=TZ).isoformat()
 
 
-def now():
-    return datetime.datetime.now(TZ).replace(microsecond=0).isoformat()
-
-
 # ---- a clinic, its patients and their facts, through ccmctl ----
 
 def stack():
@@ -81,9 +77,10 @@ def patient(s, mrn, mbi, npi=P1, visit=(A, 5)):
 
 
 def consent(s, mrn, instant, program="CCM", npi=P1):
+    """A consent given at instant (None: now)."""
     s.ctl("consent", "record", "--clinic", "C01", "--mrn", mrn, "--program", program,
-          "--method", "VERBAL", "--at", instant, "--staff", "rn1", "--billing-npi", npi,
-          "--disclosed", ALL)
+          "--method", "VERBAL", *(["--at", instant] if instant else []), "--staff", "rn1",
+          "--billing-npi", npi, "--disclosed", ALL)
 
 
 def plan(s, mrn, program="CCM", on=(A, 10)):
@@ -96,13 +93,25 @@ def plan(s, mrn, program="CCM", on=(A, 10)):
           "--to", "PATIENT")
 
 
-def minutes(s, mrn, m, d, mins, performer="rn1", service="CCM", hh=10, eid=None):
+def minutes(s, mrn, m, d, mins, performer="rn1", service="CCM", hh=10, rid=None):
+    """A time entry; returns its id. rid: the request id (billing names it as the cause
+    of the re-judgement it brings)."""
     caught_up(s)  # timetrack knows the patient and the performer from enrollment
+    eid = "%s-%s-%d-%02d" % (mrn, mtext(m), d, hh)
     s.ctl("time", "add", "--clinic", "C01", "--mrn", mrn, "--performer", performer,
           "--start", at(m, d, hh), "--minutes", str(mins), "--service", service,
-          "--activity", "care coordination",
-          "--event-id", eid or "%s-%s-%d-%02d" % (mrn, mtext(m), d, hh))
-    return "MANUAL:" + (eid or "%s-%s-%d-%02d" % (mrn, mtext(m), d, hh))
+          "--activity", "care coordination", "--event-id", eid,
+          *(["--request-id", rid] if rid else []))
+    return "MANUAL:" + eid
+
+
+def rejudged(s, m, rid, mrn="1042"):
+    """Waits until billing re-judged the month because of request rid (the claim's
+    evidence names what last re-judged it); returns the current claim of the key."""
+    def by_rid():
+        cs = claims(s, m, mrn)
+        return cs if any(rid in c["evidence"].get("cause", "") for c in cs) else None
+    return wait_until(by_rid, "billing to re-judge %s after request %s" % (mtext(m), rid))
 
 
 def billable(s, mrn="1042", mbi="1EG4TE5MK73", months=(), mins=25):
@@ -210,7 +219,7 @@ def test_new_billing_practitioner_leaves_earlier_months_to_the_old_one():
         minutes(s, "1042", A + 1, 6, 25)
         minutes(s, "1042", A + 1, 13, 31, performer=P1)
         s.ctl("patient", "set-billing", "--clinic", "C01", "--mrn", "1042", "--npi", P2)
-        consent(s, "1042", now(), npi=P2)
+        consent(s, "1042", None, npi=P2)
         close(s, A + 1)
         c = one_claim(s, A + 1)
         assert lines(c) == [("99490", 1), ("99439", 1)], brief(c)
@@ -380,15 +389,16 @@ def test_a_late_entry_that_changes_nothing_billed_makes_no_new_version():
         close(s, B)
         c1 = one_claim(s, B)
         assert lines(c1) == [("99490", 1)] and c1["dos"] == day(B, 6), brief(c1)
-        minutes(s, "1042", B, 20, 1)
-        caught_up(s)
-        [c] = claims(s, B)
-        assert c["version"] == 1 and c["status"] == "READY", brief(c)
-        minutes(s, "1042", B, 22, 20)
-        wait_until(lambda: len(claims(s, B)) == 2, "version 2 after 20 more minutes")
-        c2 = one_claim(s, B)
+        minutes(s, "1042", B, 20, 1, rid="one-more-minute")
+        [c] = rejudged(s, B, "one-more-minute")
+        assert c["id"] == c1["id"] and c["status"] == "READY", brief(c)
+        assert c["staff_minutes"] == 26, brief(c)
+        minutes(s, "1042", B, 22, 20, rid="twenty-more")
+        [c2] = rejudged(s, B, "twenty-more")
         assert c2["version"] == 2 and lines(c2) == [("99490", 1), ("99439", 1)], brief(c2)
-        assert len(events(s, "claim.ready", key(B))) == 2
+        assert c2["supersedes"] == c1["id"], brief(c2)
+        assert s.ctl_json("claim", "show", c1["id"])["status"] == "REPLACED"
+        assert [e["payload"]["version"] for e in events(s, "claim.ready", key(B))] == [1, 2]
 
 
 def test_a_late_change_after_payment_is_an_adjustment():
@@ -399,11 +409,11 @@ def test_a_late_change_after_payment_is_an_adjustment():
         close(s, B)
         c1 = one_claim(s, B)
         s.ctl("claim", "ack", c1["id"], "--status", "PAID")
-        minutes(s, "1042", B, 20, 20)
-        wait_until(lambda: len(claims(s, B)) == 2, "version 2 after the late entry")
-        c2 = [c for c in claims(s, B) if c["version"] == 2][0]
+        minutes(s, "1042", B, 20, 20, rid="late-after-paid")
+        [c2] = rejudged(s, B, "late-after-paid")
+        assert c2["version"] == 2 and c2["status"] == "READY", brief(c2)
         assert c2["adjustment"] is True and c2["supersedes"] == c1["id"], brief(c2)
-        assert lines(c2) == [("99490", 1), ("99439", 1)], c2
+        assert lines(c2) == [("99490", 1), ("99439", 1)], brief(c2)
         assert s.ctl_json("claim", "show", c1["id"])["status"] == "PAID"
 
 
