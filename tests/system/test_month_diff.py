@@ -182,6 +182,8 @@ class Patient:
             qmb = last[2]          # --qmb not given: QMB status unchanged
         else:
             args += ["--qmb", "yes" if qmb else "no"]
+        if (payer, qmb) == (last[1], last[2]):
+            return                 # no change: enrollment records no period
         self.payers.append([t, payer, qmb])
         out.append(self.cmd(*args))
 
@@ -335,7 +337,7 @@ class Patient:
                 datetime.datetime(copy.year, copy.month, copy.day, tzinfo=self.tz))
         if any(c["program"] == "CCM" for c in self.consents):
             for m in range(W0, W1 + 1):
-                if rng.random() < 0.12:
+                if rng.random() < 0.05:
                     self.complex.add(m)
                     self.ops.append(self.cmd("patient", "complexity", *self.p(), "--month",
                                              mtext(m)))
@@ -592,6 +594,8 @@ def main():
         parallel(lambda p: run_ops(s, p.ops), pts, WORKERS)
         caught_up(s, timeout=60)
         t1 = time.time()
+        print("month-diff: enrollment facts of %d patients in %.1f s" % (len(pts), t1 - t0),
+              flush=True)
         jobs = [("cp", p) for p in pts] + [("cdr", c) for c in sorted(CLINICS)] + \
                [("apcm", p) for p in pts]
 
@@ -606,6 +610,8 @@ def main():
         parallel(job, jobs, WORKERS)
         caught_up(s, timeout=60)
         t2 = time.time()
+        print("month-diff: care plans and %d time entries in %.1f s"
+              % (sum(len(p.entries) for p in pts), t2 - t1), flush=True)
         for m in range(W0, W1 + 1):
             s.ctl("month", "close", "--month", mtext(m), "--request-id",
                   "close-%d-%s" % (SEED, mtext(m)), timeout_ms=30000)
