@@ -1,6 +1,8 @@
 /* cmd_evaluate — `ccmctl evaluate CASE.json|- [--fees DIR] [--json]`: evaluates
  * one patient-month offline (no broker) with lib/rules and prints the decision
- * and its evidence. Case format: lib/rules/README.md.
+ * and its evidence. A single case goes through ccm_rules_evaluate(); a case with
+ * a top-level "history" object through ccm_rules_month(), as the services do.
+ * Case format: lib/rules/README.md.
  * Link: ccm_rules_io ccm_rules PkgConfig::JANSSON. */
 #ifndef CCMCTL_CMD_EVALUATE_H
 #define CCMCTL_CMD_EVALUATE_H

@@ -1,8 +1,9 @@
 /* rules — evaluation of one patient-month against domain/ccm-rules.md.
  * Pure: no I/O, no clock, no globals, no allocation (the caller passes scratch).
  * Order of work: gates G0–G5, countable time (P-1…P-11, one sweep over
- * interval edges), G6, candidates A–E / G0511 / APCM, selection, G0506.
- * Every step appends evidence that names the rule it applied. */
+ * interval edges), G6, death-day review, G0506 verdicts, candidates A–E /
+ * G0511 / APCM, selection, the G0506 line, timely filing. Every step appends
+ * evidence that names the rule it applied. */
 #include "ccm/rules.h"
 
 #include <stdio.h>
@@ -836,12 +837,10 @@ static void s_choose(s_sel_t *x)
  * the billing practitioner, face to face unless telehealth is configured), the
  * lowest index on a tie. The same visit G3 accepts when one is required; it is
  * where CCM starts, so G0506 belongs to it and to no other visit. -1 if none. */
-static int s_initiating_visit(const ccm_rules_config_t *cfg, const ccm_tz_t *tz,
-                              const ccm_case_t *c)
+static int s_initiating_visit(const ccm_rules_config_t *cfg, const ccm_case_t *c, int32_t start_day)
 {
     if (!c->has_consent || c->consent_at == CCM_INSTANT_NONE)
         return -1;
-    const int32_t start_day = ccm_tz_local_day(tz, c->consent_at);
     int init = -1;
     for (size_t i = 0; i < c->n_visits; i++) {
         const ccm_visit_t *v = &c->visits[i];
@@ -860,10 +859,10 @@ static int s_initiating_visit(const ccm_rules_config_t *cfg, const ccm_tz_t *tz,
  * reported for an earlier month, used it up), for a CCM case whose consent names
  * the billing practitioner (never PCM or APCM), and only on the CCM initiating
  * visit (s_initiating_visit). */
-static void s_g0506(const ccm_rules_config_t *cfg, const ccm_tz_t *tz, const ccm_case_t *c,
+static void s_g0506(const ccm_rules_config_t *cfg, const ccm_case_t *c, int32_t consent_day,
                     ccm_decision_t *out, int32_t first_day, int32_t last_day)
 {
-    const int init = s_initiating_visit(cfg, tz, c);
+    int init = -2; /* found when first needed: most months ask for no G0506 */
     for (size_t i = 0; i < c->n_visits; i++) {
         const ccm_visit_t *v = &c->visits[i];
         if (!v->g0506 || v->day < first_day || v->day > last_day)
@@ -901,6 +900,8 @@ static void s_g0506(const ccm_rules_config_t *cfg, const ccm_tz_t *tz, const ccm
             g->reason = CCM_G0506_NO_CONSENT;
             continue;
         }
+        if (init == -2)
+            init = s_initiating_visit(cfg, c, consent_day);
         if ((int)i != init) {
             g->reason = CCM_G0506_NOT_INITIATING_VISIT;
             continue;
@@ -1156,10 +1157,12 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
     }
 
     /* G3 initiating visit (§4, P-4, P-5); start = consent instant (§13). */
+    const int32_t start_day = c->has_consent && c->consent_at != CCM_INSTANT_NONE
+                                  ? ccm_tz_local_day(tz, c->consent_at)
+                                  : 0;
     if (consent_ok) {
         const int lookback = c->program == CCM_PROGRAM_APCM ? cfg->apcm_lookback_months
                                                             : cfg->init_lookback_months;
-        const int32_t start_day = ccm_tz_local_day(tz, c->consent_at);
         const int32_t from_day = s_months_before(start_day, lookback);
         int recent = -1, init = -1;
         for (size_t i = 0; i < c->n_visits; i++) {
@@ -1257,7 +1260,7 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
     if (tm.death_day)
         s_fail(out, CCM_REASON_DEATH_DAY_REVIEW, CCM_CODE_NONE);
 
-    s_g0506(cfg, tz, c, out, first_day, next_day - 1);
+    s_g0506(cfg, c, start_day, out, first_day, next_day - 1);
     if (out->reason != CCM_REASON_NONE)
         return 0;
 

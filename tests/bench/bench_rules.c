@@ -1,8 +1,10 @@
-/* bench_rules — throughput of ccm_rules_evaluate(). Generates a pool of varied
- * patient-months (1–14 time entries, overlaps, month-crossing entries,
- * practitioner and staff time, complex flags, exclusions, inpatient stays,
- * CCM/PCM/APCM), then evaluates N of them round-robin on one core with no
- * allocation in the loop, and prints patient-months per second.
+/* bench_rules — throughput of ccm_rules_evaluate() and ccm_rules_month().
+ * Generates a pool of varied patient-months (1–14 time entries, overlaps,
+ * month-crossing entries, practitioner and staff time, complex flags,
+ * exclusions, inpatient stays, CCM/PCM/APCM), then evaluates N of them
+ * round-robin on one core with no allocation in the loop, and prints
+ * patient-months per second; then the same months as facts (one consent, one
+ * attestation per condition) through ccm_rules_month().
  * usage: bench_rules [N=1000000] [ZONE=America/New_York] */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +29,55 @@ typedef struct {
     ccm_other_service_t other[1];
     ccm_span_t inpatient[1];
     ccm_time_entry_t time[MAX_ENTRIES];
+    /* the same month as facts */
+    ccm_facts_t f;
+    ccm_condition_facts_t cfacts[3];
+    ccm_attestation_t att[3];
+    ccm_consent_t consent;
+    ccm_payer_period_t payer;
+    ccm_care_plan_facts_t plan;
+    int32_t complex_month;
 } gen_t;
+
+/* The facts that make ccm_rules_month() build exactly g's case. */
+static void s_facts(gen_t *g)
+{
+    const ccm_case_t *c = &g->c;
+    ccm_facts_t *f = &g->f;
+    memset(f, 0, sizeof *f);
+    f->month = c->month;
+    f->clinic = c->clinic;
+    g->payer = (ccm_payer_period_t){CCM_INSTANT_NONE, c->payer, c->qmb};
+    f->payers = &g->payer;
+    f->n_payers = 1;
+    for (size_t i = 0; i < c->n_conditions; i++) {
+        g->att[i] = (ccm_attestation_t){CCM_INSTANT_NONE, c->conditions[i]};
+        g->cfacts[i] = (ccm_condition_facts_t){"I10", CCM_INSTANT_NONE, &g->att[i], 1};
+    }
+    f->conditions = g->cfacts;
+    f->n_conditions = c->n_conditions;
+    g->consent =
+        (ccm_consent_t){"C1",          c->consent_program, c->consent_npi,  c->billing_role,
+                        c->consent_at, c->revoked_at,      CCM_INSTANT_NONE};
+    f->consents = &g->consent;
+    f->n_consents = 1;
+    g->plan = (ccm_care_plan_facts_t){c->program, c->care_plan, c->care_plan_established_at,
+                                      c->care_plan_copy_given_at};
+    f->care_plans = &g->plan;
+    f->n_care_plans = 1;
+    g->complex_month = c->month;
+    f->complex_months = &g->complex_month;
+    f->n_complex_months = c->complex;
+    f->died_at = c->died_at;
+    f->visits = c->visits;
+    f->n_visits = c->n_visits;
+    f->other = c->other;
+    f->n_other = c->n_other;
+    f->inpatient = c->inpatient;
+    f->n_inpatient = c->n_inpatient;
+    f->time = c->time;
+    f->n_time = c->n_time;
+}
 
 static uint64_t s_rng(uint64_t *s)
 {
@@ -105,6 +155,7 @@ static void s_gen(gen_t *g, uint64_t *rng, const ccm_tz_t *tz, char ids[][8])
         g->time[n - 1].id = g->time[0].id; /* a replayed event */
     c->time = g->time;
     c->n_time = n;
+    s_facts(g);
 }
 
 int main(int argc, char **argv)
@@ -160,6 +211,29 @@ int main(int argc, char **argv)
     printf("bench_rules: %.1f time entries per patient-month, %.1f%% claims, $%.2f average per claim\n",
            (double)entries / POOL, 100.0 * (double)claims / (double)n,
            claims ? (double)cents / 100.0 / (double)claims : 0.0);
+
+    /* the same months through the month facts */
+    ccm_month_decision_t *md = malloc(sizeof *md);
+    _Alignas(16) static unsigned char month_buf[16384];
+    ccm_rules_scratch_t month_scratch = {month_buf, sizeof month_buf};
+    if (!md)
+        return 1;
+    long month_claims = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+        const ccm_facts_t *f = &pool[i % POOL].f;
+        if (ccm_rules_month(&cfg, &fees, &tz, f, &month_scratch, md, NULL) != 0) {
+            fprintf(stderr, "bench_rules: facts %ld rejected\n", i % POOL);
+            return 1;
+        }
+        month_claims += md->d.claim;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("bench_rules: ccm_rules_month %ld patient-months in %.3f s = %.0f patient-months/s "
+           "(%s claims as evaluate)\n",
+           n, secs, (double)n / secs, month_claims == claims ? "same" : "DIFFERENT");
+    free(md);
     free(d);
     free(pool);
     return 0;
