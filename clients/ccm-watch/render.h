@@ -1,5 +1,5 @@
 /* render — billing stream events as the records billing systems take: canonical
- * JSON, CSV, X12 837P (005010X222A1) and a FHIR R4 Claim (domain/formats.md §2).
+ * JSON, CSV, X12 837P (005010X222A1) and a FHIR R4 Claim (README.md, Formats).
  *
  * Pure functions: no I/O, no clock, no globals. Everything that varies (the event's
  * seq and time, the interchange control number, identities the claim lacks) is an
@@ -59,7 +59,7 @@ typedef struct {
 
 /* Canonical JSON of a claim event: one line (no newline) holding seq, producer,
  * type, time, claim_id and "claim" with every Claim field under its proto name
- * (domain/formats.md §2). 0, CCM_ENOMEM. */
+ * (the claim's canonical content). 0, CCM_ENOMEM. */
 int ccm_render_claim_json(const ccm_render_event_t *ev, const Ccm__Billing__Claim *c, char **out);
 
 /* Any other event (Missed, Conflict, EligibilityChange): one JSON line with seq,
@@ -67,7 +67,7 @@ int ccm_render_claim_json(const ccm_render_event_t *ev, const Ccm__Billing__Clai
 int ccm_render_message_json(const ccm_render_event_t *ev, const char *producer, const char *name,
                             const ProtobufCMessage *payload, char **out);
 
-/* CSV: the header line of formats.md §2 (with "\n"). 0, CCM_ENOMEM. */
+/* CSV: the header line of the canonical columns (with "\n"). 0, CCM_ENOMEM. */
 int ccm_render_csv_header(char **out);
 /* CSV: one row per claim line, each ending "\n"; dos, units and amount_cents are the
  * line's. Fields are quoted when they hold a comma, quote or line break.

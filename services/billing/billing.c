@@ -56,7 +56,7 @@
  * the rest go in the next run). */
 #define S_SETTLE_BATCH 256
 #define S_TIMELY_FILING_MAX 120
-#define S_RULES_VERSION "ccm lib/rules 0.2 (month facts; ccm-rules.md, fees deploy/fees)"
+#define S_RULES_VERSION "ccm lib/rules 0.2 (month facts; fees deploy/fees)"
 
 typedef Ccm__Billing__Claim claim_t;
 typedef Ccm__Billing__Reply reply_t;
@@ -321,13 +321,19 @@ static int s_holder_set(ccm_billing_t *b, MDB_txn *txn, const char *mbi, int32_t
 
 /* ---- settling one patient-month ---- */
 
+/* What a claim line stands for (Line.role and Line.minutes). These are CMS
+ * numbers that belong in lib/rules, which does not offer them yet: ccm_line_t
+ * would need `int minutes` (the base code's threshold, or units x the add-on's
+ * increment; 0 for G0506 and APCM) and `bool practitioner` (billed on the billing
+ * practitioner's own time). Until then they stay here, used for nothing but
+ * those two informational fields: no billing decision depends on them. */
 static bool s_practitioner_code(ccm_code_t c)
 {
     return c == CCM_CODE_99491 || c == CCM_CODE_99437 || c == CCM_CODE_99424 || c == CCM_CODE_99425;
 }
 
 /* Minutes one claim line stands for: the base code's threshold, or each add-on
- * unit's increment (ccm-rules.md §7). */
+ * unit's increment. */
 static int s_line_minutes(ccm_code_t c, int units)
 {
     switch (c) {

@@ -1,6 +1,7 @@
 /* month — a patient-month for lib/rules from followed facts (see month.h). */
 #include "month.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,22 +236,6 @@ static int64_t s_day_start(const ccm_tz_t *tz, int32_t day)
     return ccm_tz_local_to_utc(tz, (int64_t)day * 86400);
 }
 
-/* The program a patient's month is evaluated for: the program of the latest
- * consent, else the best the patient is eligible for. */
-static ccm_program_t s_program(const patient_t *p)
-{
-    const Ccm__Enrollment__Consent *best = NULL;
-    for (size_t i = 0; i < p->n_consents; i++)
-        if (!best || p->consents[i]->at_us >= best->at_us)
-            best = p->consents[i];
-    if (best)
-        return best->program == CCM__ENROLLMENT__PROGRAM__PCM    ? CCM_PROGRAM_PCM
-               : best->program == CCM__ENROLLMENT__PROGRAM__APCM ? CCM_PROGRAM_APCM
-                                                                 : CCM_PROGRAM_CCM;
-    return p->eligibility == CCM__ENROLLMENT__ELIGIBILITY__PCM_ELIGIBLE ? CCM_PROGRAM_PCM
-                                                                        : CCM_PROGRAM_CCM;
-}
-
 static char *s_dup(const char *v)
 {
     char *d = strdup(v);
@@ -365,11 +350,265 @@ static int s_entries(MDB_txn *txn, const ccm_month_db_t *db, const ccm_month_cli
     return 0;
 }
 
-int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
-                   const ccm_fees_t *fees, const ccm_month_clinic_t *c, const char *mrn,
-                   int32_t month, ccm_month_t *out)
+/* lib/rules' program of an enrollment/careplan program (CCM = 1, PCM = 2, APCM = 3). */
+static bool s_program_of(int proto, ccm_program_t *out)
 {
-    return ccm_month_judge(txn, db, cfg, fees, c, mrn, month, 0, out);
+    if (proto < 1 || proto > 3)
+        return false;
+    *out = (ccm_program_t)(proto - 1);
+    return true;
+}
+
+/* An instant in µs as lib/rules takes it: seconds, 0 = "since before any month". */
+static int64_t s_from(int64_t us)
+{
+    return us ? us / 1000000 : CCM_INSTANT_NONE;
+}
+
+/* A payer as recorded: "" reads as Medicare Part B; a name lib/rules does not know
+ * (enrollment validates them) never bills. */
+static ccm_payer_t s_payer(const char *clinic, const char *mrn, const char *name)
+{
+    ccm_payer_t p = CCM_PAYER_MEDICARE_B;
+    if (name[0] && ccm_rules_payer_parse(name, &p) != 0) {
+        ccm_warn("event=payer_unknown clinic=%s mrn=%s payer=\"%s\" note=\"judged as OTHER\"",
+                 clinic, mrn, name);
+        p = CCM_PAYER_OTHER;
+    }
+    return p;
+}
+
+/* A billing practitioner's role: as enrollment recorded it, else a physician. */
+static ccm_role_t s_billing_role(MDB_txn *txn, const ccm_month_db_t *db, const char *clinic,
+                                 const char *npi)
+{
+    ccm_performer_t who = ccm_month_performer(txn, db, clinic, npi);
+    return who.known ? who.role : CCM_ROLE_PHYSICIAN;
+}
+
+/* When a consent stopped being in force because the billing practitioner changed:
+ * ended_us, or for records written before it existed the end of the local day
+ * effective_until; CCM_INSTANT_NONE for any other consent. */
+static int64_t s_consent_ended(const ccm_tz_t *tz, const Ccm__Enrollment__Consent *x)
+{
+    if (x->status != CCM__ENROLLMENT__CONSENT_STATUS__PRACTITIONER_CHANGED)
+        return CCM_INSTANT_NONE;
+    if (x->ended_us)
+        return x->ended_us / 1000000;
+    int32_t day;
+    if (ccm_tz_parse_date(x->effective_until, &day) == 0)
+        return s_day_start(tz, day + 1);
+    return x->at_us / 1000000; /* no end recorded: never counted as in force */
+}
+
+/* Everything ccm_rules_month() borrows, owned here; freed by s_facts_free(). */
+typedef struct {
+    ccm_facts_t f;
+    ccm_practitioner_period_t *practitioners;
+    ccm_payer_period_t *payers;
+    ccm_condition_facts_t *conditions;
+    ccm_attestation_t *attestations;
+    ccm_consent_t *consents;
+    ccm_care_plan_facts_t care_plans[3];
+    uint32_t care_plan_versions[3]; /* established version per program */
+    int32_t *complex_months;
+    ccm_visit_t *visits;
+    ccm_other_service_t *other;
+    ccm_span_t *inpatient;
+    entries_t entries;
+} facts_t;
+
+static void *s_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort(); /* out of memory: state is in LMDB */
+    return p;
+}
+
+static void s_facts_free(facts_t *x)
+{
+    free(x->practitioners);
+    free(x->payers);
+    free(x->conditions);
+    free(x->attestations);
+    free(x->consents);
+    free(x->complex_months);
+    free(x->visits);
+    free(x->other);
+    free(x->inpatient);
+    s_entries_free(&x->entries);
+}
+
+/* The history of the stored patient as lib/rules takes it. Records written before
+ * enrollment kept histories have none: their current values then hold since before
+ * any month. */
+static void s_history(MDB_txn *txn, const ccm_month_db_t *db, const ccm_month_clinic_t *c,
+                      const patient_t *p, facts_t *x)
+{
+    ccm_facts_t *f = &x->f;
+    x->practitioners = s_calloc(p->n_billing_history + 1, sizeof *x->practitioners);
+    if (p->n_billing_history == 0) {
+        ccm_practitioner_period_t *pp = &x->practitioners[f->n_practitioners++];
+        pp->from = CCM_INSTANT_NONE;
+        ccm_rules_npi_parse(p->billing_npi, &pp->npi);
+        pp->role = s_billing_role(txn, db, c->id, p->billing_npi);
+    }
+    for (size_t i = 0; i < p->n_billing_history; i++) {
+        const Ccm__Enrollment__BillingPeriod *h = p->billing_history[i];
+        ccm_practitioner_period_t *pp = &x->practitioners[f->n_practitioners++];
+        pp->from = s_from(h->from_us);
+        ccm_rules_npi_parse(h->npi, &pp->npi);
+        pp->role = s_billing_role(txn, db, c->id, h->npi);
+    }
+    f->practitioners = x->practitioners;
+
+    x->payers = s_calloc(p->n_payer_history + 1, sizeof *x->payers);
+    if (p->n_payer_history == 0)
+        x->payers[f->n_payers++] =
+            (ccm_payer_period_t){CCM_INSTANT_NONE, s_payer(c->id, p->mrn, p->payer), p->qmb};
+    for (size_t i = 0; i < p->n_payer_history; i++) {
+        const Ccm__Enrollment__PayerPeriod *h = p->payer_history[i];
+        x->payers[f->n_payers++] =
+            (ccm_payer_period_t){s_from(h->from_us), s_payer(c->id, p->mrn, h->payer), h->qmb};
+    }
+    f->payers = x->payers;
+
+    size_t natt = 0;
+    for (size_t i = 0; i < p->n_conditions; i++)
+        natt += p->conditions[i]->n_attestations ? p->conditions[i]->n_attestations : 1;
+    x->conditions = s_calloc(p->n_conditions, sizeof *x->conditions);
+    x->attestations = s_calloc(natt, sizeof *x->attestations);
+    ccm_attestation_t *a = x->attestations;
+    for (size_t i = 0; i < p->n_conditions; i++) {
+        const Ccm__Enrollment__Condition *k = p->conditions[i];
+        ccm_condition_facts_t *cf = &x->conditions[f->n_conditions++];
+        cf->icd10 = k->icd10;
+        cf->resolved_at = k->resolved_us ? k->resolved_us / 1000000 : CCM_INSTANT_NONE;
+        cf->attestations = a;
+        if (k->n_attestations == 0)
+            *a++ = (ccm_attestation_t){s_from(k->from_us),
+                                       {k->chronic, k->expected_months, k->high_risk}};
+        for (size_t j = 0; j < k->n_attestations; j++) {
+            const Ccm__Enrollment__Attestation *h = k->attestations[j];
+            *a++ = (ccm_attestation_t){s_from(h->from_us),
+                                       {h->chronic, h->expected_months, h->high_risk}};
+        }
+        cf->n_attestations = (size_t)(a - cf->attestations);
+    }
+    f->conditions = x->conditions;
+
+    x->consents = s_calloc(p->n_consents, sizeof *x->consents);
+    for (size_t i = 0; i < p->n_consents; i++) {
+        const Ccm__Enrollment__Consent *k = p->consents[i];
+        ccm_consent_t *cs = &x->consents[f->n_consents];
+        if (!s_program_of(k->program, &cs->program))
+            continue;
+        cs->id = k->id;
+        ccm_rules_npi_parse(k->billing_npi, &cs->npi);
+        cs->role = s_billing_role(txn, db, c->id, k->billing_npi);
+        cs->at = k->at_us / 1000000;
+        cs->revoked_at = k->status == CCM__ENROLLMENT__CONSENT_STATUS__REVOKED && k->revoked_us
+                             ? k->revoked_us / 1000000
+                             : CCM_INSTANT_NONE;
+        cs->ended_at = s_consent_ended(c->tz, k);
+        f->n_consents++;
+    }
+    f->consents = x->consents;
+
+    int32_t day;
+    if (p->died_us) {
+        f->died_at = p->died_us / 1000000;
+    } else if (p->death_date[0] && ccm_tz_parse_date(p->death_date, &day) == 0) {
+        f->died_at = s_day_start(c->tz, day); /* the time is unknown: the day is reviewed */
+        f->died_date_only = true;
+    } else {
+        f->died_at = CCM_INSTANT_NONE;
+    }
+
+    x->complex_months = s_calloc(p->n_complex_months, sizeof *x->complex_months);
+    for (size_t i = 0; i < p->n_complex_months; i++)
+        if (ccm_tz_parse_month(p->complex_months[i], &x->complex_months[f->n_complex_months]) == 0)
+            f->n_complex_months++;
+    f->complex_months = x->complex_months;
+
+    x->visits = s_calloc(p->n_visits, sizeof *x->visits);
+    for (size_t i = 0; i < p->n_visits; i++) {
+        const Ccm__Enrollment__Visit *k = p->visits[i];
+        ccm_visit_t *v = &x->visits[f->n_visits];
+        v->code = ccm_rules_code_parse(k->code);
+        if (v->code == CCM_CODE_NONE || ccm_tz_parse_date(k->date, &v->day) != 0)
+            continue;
+        ccm_rules_npi_parse(k->npi, &v->npi);
+        v->g0506 = k->g0506;
+        v->telehealth = k->telehealth;
+        f->n_visits++;
+    }
+    f->visits = x->visits;
+
+    x->other = s_calloc(p->n_other_services, sizeof *x->other);
+    for (size_t i = 0; i < p->n_other_services; i++) {
+        const Ccm__Enrollment__OtherService *k = p->other_services[i];
+        ccm_other_service_t *o = &x->other[f->n_other];
+        o->code = ccm_rules_code_parse(k->code);
+        if (o->code == CCM_CODE_NONE || ccm_tz_parse_month(k->month, &o->month) != 0)
+            continue;
+        ccm_rules_npi_parse(k->npi, &o->npi);
+        f->n_other++;
+    }
+    f->other = x->other;
+
+    x->inpatient = s_calloc(p->n_inpatient, sizeof *x->inpatient);
+    for (size_t i = 0; i < p->n_inpatient; i++)
+        x->inpatient[f->n_inpatient++] = (ccm_span_t){
+            p->inpatient[i]->from_us / 1000000,
+            p->inpatient[i]->to_us ? p->inpatient[i]->to_us / 1000000 : CCM_INSTANT_NONE};
+    f->inpatient = x->inpatient;
+}
+
+/* The care plan of each program, as the careplan service announced it. */
+static void s_care_plans(MDB_txn *txn, const ccm_month_db_t *db, const ccm_month_clinic_t *c,
+                         const char *mrn, facts_t *x)
+{
+    for (int prog = CCM_PROGRAM_CCM; prog <= CCM_PROGRAM_APCM; prog++) {
+        ccm_key_t k;
+        s_key2(&k, c->id, mrn);
+        ccm_key_u32(&k, (uint32_t)prog + 1);
+        Ccm__Careplan__CarePlan *cp = (Ccm__Careplan__CarePlan *)s_get_msg(
+            txn, db->careplans, &k, &ccm__careplan__care_plan__descriptor);
+        if (!cp)
+            continue;
+        ccm_care_plan_facts_t *f = &x->care_plans[x->f.n_care_plans++];
+        f->program = (ccm_program_t)prog;
+        f->status = cp->status == CCM__CAREPLAN__STATUS__ESTABLISHED ? CCM_CARE_PLAN_ESTABLISHED
+                                                                     : CCM_CARE_PLAN_DRAFT;
+        f->established_at = cp->established_us ? cp->established_us / 1000000 : CCM_INSTANT_NONE;
+        f->copy_given_at = CCM_INSTANT_NONE;
+        int32_t day;
+        for (size_t i = 0; i < cp->n_copies; i++)
+            if (ccm_tz_parse_date(cp->copies[i]->date, &day) == 0) {
+                int64_t at = s_day_start(c->tz, day);
+                if (f->copy_given_at == CCM_INSTANT_NONE || at < f->copy_given_at)
+                    f->copy_given_at = at;
+            }
+        x->care_plan_versions[prog] = cp->established_version;
+        ccm__careplan__care_plan__free_unpacked(cp, NULL);
+    }
+    x->f.care_plans = x->care_plans;
+}
+
+/* ICD-10-CM of the conditions in force during [ms, me) by their attestation then:
+ * chronic ones with attested risk first (the claim's diagnoses, §9). */
+static void s_diagnoses(const facts_t *x, int64_t ms, int64_t me, ccm_month_t *out)
+{
+    out->diagnoses = s_calloc(x->f.n_conditions, sizeof *out->diagnoses);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < x->f.n_conditions; i++) {
+            const ccm_attestation_t *a = ccm_rules_attestation(&x->f.conditions[i], ms, me);
+            if (!a || (pass == 0) != (a->c.chronic && a->c.high_risk))
+                continue;
+            out->diagnoses[out->n_diagnoses++] = s_dup(x->f.conditions[i].icd10);
+        }
 }
 
 int ccm_month_judge(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
@@ -388,151 +627,56 @@ int ccm_month_judge(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_conf
     const int64_t ms = s_day_start(c->tz, first);
     const int64_t me = s_day_start(c->tz, first + ccm_tz_days_in_month(y, m));
 
-    ccm_case_t cs;
-    memset(&cs, 0, sizeof cs);
-    cs.month = month;
-    cs.program = s_program(p);
-    if (!p->payer[0] || ccm_rules_payer_parse(p->payer, &cs.payer) != 0)
-        cs.payer = CCM_PAYER_MEDICARE_B;
-    char month_text[8];
-    ccm_month_text(month, month_text);
-    for (size_t i = 0; i < p->n_complex_months; i++)
-        cs.complex = cs.complex || strcmp(p->complex_months[i], month_text) == 0;
-    cs.clinic = c->type;
-    cs.filing_day = filing_day;
-    cs.qmb = p->qmb;
-    ccm_rules_npi_parse(p->billing_npi, &cs.billing_npi);
-    ccm_performer_t bp = ccm_month_performer(txn, db, c->id, p->billing_npi);
-    cs.billing_role = bp.known ? bp.role : CCM_ROLE_PHYSICIAN;
-    int32_t day;
-    cs.died_at = p->death_date[0] && ccm_tz_parse_date(p->death_date, &day) == 0
-                     ? s_day_start(c->tz, day + 1)
-                     : CCM_INSTANT_NONE;
-    snprintf(out->mbi, sizeof out->mbi, "%s", p->mbi);
-    snprintf(out->billing_npi, sizeof out->billing_npi, "%s", p->billing_npi);
+    facts_t x;
+    memset(&x, 0, sizeof x);
+    x.f.month = month;
+    x.f.clinic = c->type;
+    x.f.filing_day = filing_day;
+    s_history(txn, db, c, p, &x);
+    s_care_plans(txn, db, c, mrn, &x);
+    int rc = s_entries(txn, db, c, mrn, ms, me, &x.entries);
+    x.f.time = x.entries.times;
+    x.f.n_time = x.entries.n;
 
-    ccm_condition_t *conds = calloc(p->n_conditions + 1, sizeof *conds);
-    ccm_visit_t *visits = calloc(p->n_visits + 1, sizeof *visits);
-    ccm_other_service_t *other = calloc(p->n_other_services + 1, sizeof *other);
-    ccm_span_t *spans = calloc(p->n_inpatient + 1, sizeof *spans);
-    entries_t en = {0};
-    out->diagnoses = calloc(p->n_conditions + 1, sizeof *out->diagnoses);
-    if (!conds || !visits || !other || !spans || !out->diagnoses)
-        abort();
-    /* Conditions in force during the month; chronic ones with attested risk first. */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < p->n_conditions; i++) {
-            const Ccm__Enrollment__Condition *x = p->conditions[i];
-            if (x->resolved_us && x->resolved_us / 1000000 < ms)
-                continue;
-            bool first_pass = x->chronic && x->high_risk;
-            if ((pass == 0) != first_pass)
-                continue;
-            conds[cs.n_conditions++] =
-                (ccm_condition_t){x->chronic, x->expected_months, x->high_risk};
-            out->diagnoses[out->n_diagnoses++] = s_dup(x->icd10);
-        }
-    cs.conditions = conds;
-    for (size_t i = 0; i < p->n_visits; i++) {
-        const Ccm__Enrollment__Visit *x = p->visits[i];
-        ccm_visit_t *v = &visits[cs.n_visits];
-        v->code = ccm_rules_code_parse(x->code);
-        if (v->code == CCM_CODE_NONE || ccm_tz_parse_date(x->date, &v->day) != 0)
-            continue;
-        ccm_rules_npi_parse(x->npi, &v->npi);
-        v->g0506 = x->g0506;
-        v->telehealth = x->telehealth;
-        cs.n_visits++;
-    }
-    cs.visits = visits;
-    for (size_t i = 0; i < p->n_other_services; i++) {
-        const Ccm__Enrollment__OtherService *x = p->other_services[i];
-        ccm_other_service_t *o = &other[cs.n_other];
-        o->code = ccm_rules_code_parse(x->code);
-        if (o->code == CCM_CODE_NONE || ccm_tz_parse_month(x->month, &o->month) != 0)
-            continue;
-        ccm_rules_npi_parse(x->npi, &o->npi);
-        cs.n_other++;
-    }
-    cs.other = other;
-    for (size_t i = 0; i < p->n_inpatient; i++)
-        spans[cs.n_inpatient++] = (ccm_span_t){
-            p->inpatient[i]->from_us / 1000000,
-            p->inpatient[i]->to_us ? p->inpatient[i]->to_us / 1000000 : CCM_INSTANT_NONE};
-    cs.inpatient = spans;
-
-    /* Consent for the program: the one in force, else the latest. */
-    const Ccm__Enrollment__Consent *con = NULL;
-    for (size_t i = 0; i < p->n_consents; i++) {
-        const Ccm__Enrollment__Consent *x = p->consents[i];
-        if (x->program < CCM__ENROLLMENT__PROGRAM__CCM ||
-            (ccm_program_t)(x->program - 1) != cs.program)
-            continue;
-        if (!con || x->status == CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE ||
-            (con->status != CCM__ENROLLMENT__CONSENT_STATUS__ACTIVE && x->at_us > con->at_us))
-            con = x;
-    }
-    if (con) {
-        cs.has_consent = true;
-        cs.consent_at = con->at_us / 1000000;
-        ccm_rules_npi_parse(con->billing_npi, &cs.consent_npi);
-        cs.consent_program = (ccm_program_t)(con->program - 1);
-        cs.revoked_at = con->status == CCM__ENROLLMENT__CONSENT_STATUS__REVOKED
-                            ? con->revoked_us / 1000000
-                            : CCM_INSTANT_NONE;
-        snprintf(out->consent_id, sizeof out->consent_id, "%s", con->id);
-    } else {
-        cs.consent_at = cs.revoked_at = CCM_INSTANT_NONE;
-    }
-
-    /* Care plan of the program, as the careplan service announced it. */
-    cs.care_plan = CCM_CARE_PLAN_NONE;
-    cs.care_plan_established_at = cs.care_plan_copy_given_at = CCM_INSTANT_NONE;
-    s_key2(&k, c->id, mrn);
-    ccm_key_u32(&k, (uint32_t)cs.program + 1);
-    Ccm__Careplan__CarePlan *cp = (Ccm__Careplan__CarePlan *)s_get_msg(
-        txn, db->careplans, &k, &ccm__careplan__care_plan__descriptor);
-    if (cp) {
-        cs.care_plan = cp->status == CCM__CAREPLAN__STATUS__ESTABLISHED ? CCM_CARE_PLAN_ESTABLISHED
-                                                                        : CCM_CARE_PLAN_DRAFT;
-        out->care_plan_version = cp->established_version;
-        if (cp->established_us)
-            cs.care_plan_established_at = cp->established_us / 1000000;
-        for (size_t i = 0; i < cp->n_copies; i++)
-            if (ccm_tz_parse_date(cp->copies[i]->date, &day) == 0) {
-                int64_t at = s_day_start(c->tz, day);
-                if (cs.care_plan_copy_given_at == CCM_INSTANT_NONE ||
-                    at < cs.care_plan_copy_given_at)
-                    cs.care_plan_copy_given_at = at;
-            }
-        ccm__careplan__care_plan__free_unpacked(cp, NULL);
-    }
-
-    int rc = s_entries(txn, db, c, mrn, ms, me, &en);
-    cs.time = en.times;
-    cs.n_time = en.n;
-    out->entry_ids = en.ids;
-    out->n_entry_ids = en.n;
-    en.ids = NULL;
-
-    out->month = month;
-    out->program = cs.program;
-    ccm_rules_scratch_t scratch = {NULL, ccm_rules_scratch_size(&cs)};
+    ccm_month_decision_t *md = malloc(sizeof *md);
+    ccm_rules_scratch_t scratch = {NULL, ccm_rules_month_scratch_size(&x.f)};
     scratch.buf = malloc(scratch.size ? scratch.size : 1);
-    if (!scratch.buf)
+    if (!md || !scratch.buf)
         abort();
     int32_t bad = -1;
-    if (rc == 0 && ccm_rules_evaluate(cfg, fees, c->tz, &cs, &scratch, &out->d, &bad) != 0) {
-        ccm_error("event=month_facts_invalid clinic=%s mrn=%s month=%d entry=%s", c->id, mrn,
-                  (int)month, bad >= 0 && (size_t)bad < en.n ? en.times[bad].id : "-");
-        rc = CCM_EINVAL;
+    if (rc == 0 && (rc = ccm_rules_month(cfg, fees, c->tz, &x.f, &scratch, md, &bad)) != 0) {
+        ccm_error("event=month_facts_invalid clinic=%s mrn=%s month=%d entry=%s error=%s", c->id,
+                  mrn, (int)month,
+                  bad >= 0 && (size_t)bad < x.entries.n ? x.entries.times[bad].id : "-",
+                  ccm_strerror(rc));
+        rc = rc == CCM_ETOOBIG ? CCM_EIO : CCM_EINVAL;
+    }
+    if (rc == 0) {
+        out->d = md->d;
+        out->month = month;
+        out->program = md->d.program;
+        snprintf(out->mbi, sizeof out->mbi, "%s", p->mbi);
+        if (md->billing_npi)
+            snprintf(out->billing_npi, sizeof out->billing_npi, "%010" PRIu64,
+                     md->billing_npi % UINT64_C(10000000000));
+        if (md->consent >= 0 && (size_t)md->consent < x.f.n_consents)
+            snprintf(out->consent_id, sizeof out->consent_id, "%s", x.f.consents[md->consent].id);
+        out->care_plan_version = x.care_plan_versions[out->program];
+        out->entry_ids = x.entries.ids;
+        out->n_entry_ids = x.entries.n;
+        x.entries.ids = NULL; /* handed over */
+        s_diagnoses(&x, ms, me, out);
     }
     free(scratch.buf);
-    s_entries_free(&en);
-    free(spans);
-    free(other);
-    free(visits);
-    free(conds);
+    free(md);
+    s_facts_free(&x);
     ccm__enrollment__patient__free_unpacked(p, NULL);
     return rc;
+}
+
+int ccm_month_eval(MDB_txn *txn, const ccm_month_db_t *db, const ccm_rules_config_t *cfg,
+                   const ccm_fees_t *fees, const ccm_month_clinic_t *c, const char *mrn,
+                   int32_t month, ccm_month_t *out)
+{
+    return ccm_month_judge(txn, db, cfg, fees, c, mrn, month, 0, out);
 }

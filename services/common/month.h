@@ -3,6 +3,15 @@
  * timetrack (month status, thresholds) and billing (claims) both evaluate
  * through this module, so their answers cannot differ.
  *
+ * A month is judged by the facts in force during it, never by today's: the
+ * patient's history (billing practitioner, payer and QMB periods, condition
+ * attestations, every consent with its interval, death) goes to lib/rules'
+ * ccm_rules_month(), which picks one program and one practitioner for the month.
+ * Records written before enrollment kept histories have none: their current
+ * billing practitioner, payer, QMB and condition attestation then hold since
+ * before any month, and a consent ended by a practitioner change (status
+ * PRACTITIONER_CHANGED without ended_us) ends at the end of its effective_until day.
+ *
  * Databases (named here, opened by the service): patients (clinic mrn ->
  * enrollment Patient), people (clinic id|npi -> 'P'|'S' + Practitioner|Staff),
  * careplans (clinic mrn program -> careplan CarePlan), entries (clinic id ->
@@ -66,16 +75,17 @@ typedef struct {
 
 /* The outcome of one patient-month and what produced it (for claims). */
 typedef struct {
-    ccm_decision_t d; /* lib/rules' decision */
-    int32_t month;    /* y*12 + m-1 */
-    ccm_program_t program;
+    ccm_decision_t d;      /* lib/rules' decision for the case it selected */
+    int32_t month;         /* y*12 + m-1 */
+    ccm_program_t program; /* the one program the month is judged for */
     char mbi[12];
-    char billing_npi[11];
-    char consent_id[96]; /* the consent in force, "" if none */
-    uint32_t care_plan_version;
-    char **entry_ids; /* owned: active entries that touch the month */
+    char billing_npi[11];       /* the selected case's billing practitioner, "" if none */
+    char consent_id[96];        /* the selected case's consent, "" if none */
+    uint32_t care_plan_version; /* the program's established care plan version, 0 if none */
+    char **entry_ids;           /* owned: active entries that touch the month */
     size_t n_entry_ids;
-    char **diagnoses; /* owned: ICD-10-CM, chronic and attested first */
+    char **diagnoses; /* owned: ICD-10-CM of the conditions whose attestation
+                         applies to the month, chronic with attested risk first */
     size_t n_diagnoses;
 } ccm_month_t;
 

@@ -188,7 +188,7 @@ def test_complex_ccm_and_payer_come_from_enrollment():
         caught_up(s)
         s.ctl("month", "close", "--month", "2026-10")
         [c] = claims(s)
-        # ccm-rules.md §8 worked example: complex, 95 min -> 99487 + 99489 ($202.17 in 2025)
+        # complex CCM, 95 staff minutes -> 99487 + 99489 (beats 99490 + 99439 x2)
         assert [(l["code"], l["units"]) for l in c["lines"]] == [("99487", 1), ("99489", 1)], c
         missed = s.ctl_json("missed", "--clinic", "C02", "--month", "2026-10")["missed"]
         assert [(m["mrn"], m["reason"]) for m in missed] == [("55", "NOT_PART_B_FFS")], missed

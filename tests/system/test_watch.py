@@ -219,7 +219,7 @@ def test_claim_reaches_watch_in_every_format():
         assert [(l["code"], l["units"]) for l in c["lines"]] == want, (c, ev)
         assert c["amount_cents"] == ev["amount_cents"] and c["mbi"] == "1EG4TE5MK73", c
         assert c["evidence"]["consent_id"] and c["evidence"]["time_entry_ids"], c
-        # CSV: the header once, one row per line, the columns of formats.md
+        # CSV: the header once, one row per line, the canonical columns
         csv = watch_billing(s, "wc", "stdout", "csv").stdout.splitlines()
         assert csv[0].startswith("clinic,claim_key,version,supersedes,mrn,mbi,month,dos,pos,")
         assert len(csv) == 1 + len(want), csv
