@@ -293,6 +293,12 @@ static int s_month_of(const clinic_t *c, int64_t us)
     return ccm_month_of(c->tz, us);
 }
 
+/* The last µs e covers (its start for a 0-second APCM element). */
+static int64_t s_last_us(const entry_t *e)
+{
+    return e->seconds > 0 ? e->start_us + e->seconds * 1000000 - 1 : e->start_us;
+}
+
 /* ---- threshold notices ---- */
 
 /* Re-evaluates the entry's month(s) and appends a "threshold" event for every
@@ -301,8 +307,7 @@ static int s_month_of(const clinic_t *c, int64_t us)
 static int s_thresholds(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                         const clinic_t *c, const entry_t *e)
 {
-    int32_t months[2] = {s_month_of(c, e->start_us),
-                         s_month_of(c, e->start_us + e->seconds * 1000000 - 1)};
+    int32_t months[2] = {s_month_of(c, e->start_us), s_month_of(c, s_last_us(e))};
     for (int i = 0; i < (months[1] != months[0] ? 2 : 1); i++) {
         month_t m;
         int rc = s_month(t, txn, c, e->mrn, months[i], &m);
@@ -464,8 +469,11 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
                                "%s.performer: no staff member or practitioner %s in clinic %s "
                                "(known from enrollment)",
                                op, in->performer, in->clinic);
-    if (in->seconds <= 0)
-        return s_bad(call, op, "seconds", "must be positive");
+    /* A documented APCM service element counts as done, not by its minutes
+     * (ccm-rules.md §8): it is the one entry that may last 0 seconds. */
+    if (in->seconds < 0 || (in->seconds == 0 && in->service != CCM__TIMETRACK__SERVICE_TAG__APCM))
+        return s_bad(call, op, "seconds",
+                     "must be positive (0 only for an APCM service element, service APCM)");
     if (in->seconds > S_SECONDS_MAX)
         return s_bad(call, op, "seconds", "more than 24 hours is not a believable entry");
     if (in->start_us <= 0)
@@ -687,7 +695,7 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
         if (!e)
             continue;
         if (month >= 0 && s_month_of(c, e->start_us) != month &&
-            s_month_of(c, e->start_us + e->seconds * 1000000 - 1) != month) {
+            s_month_of(c, s_last_us(e)) != month) {
             ccm__timetrack__time_entry__free_unpacked(e, NULL);
             continue;
         }
