@@ -474,7 +474,8 @@ class Patient:
                               "role": ROLE[c["npi"]], "at": rfc(c["at"]),
                               "revoked_at": rfc(c["revoked"]), "ended_at": rfc(c["ended"])}
                              for c in self.consents],
-                "died_at": rfc(self.died_at), "died_date": self.died_date,
+                "died_at": rfc(self.died_at),
+                "died_date": None if self.died_at else self.died_date,  # one of the two
                 "care_plans": [{"program": prog, "status": st, "established_at": rfc(est),
                                 "copy_given_at": rfc(cp)}
                                for prog, (st, est, cp) in sorted(self.plans.items())],
@@ -550,7 +551,7 @@ def norm_reason(r):
 def expected_of(ev):
     if ev["claim"]:
         return {"claim": True, "program": ev["program"],
-                "lines": sorted((l["code"], l["units"]) for l in ev["lines"]),
+                "lines": sorted((l["code"], l["units"], l["dos"]) for l in ev["lines"]),
                 "amount_cents": ev["amount_cents"], "dos": ev["dos"],
                 "billing_npi": ev.get("billing_npi")}
     return {"claim": False, "reason": norm_reason(ev["reason"])}
@@ -568,7 +569,7 @@ def live_of(got):
     if cs:
         c = cs[0]
         return {"claim": True, "program": c["program"],
-                "lines": sorted((l["code"], l["units"]) for l in c["lines"]),
+                "lines": sorted((l["code"], l["units"], l["dos"]) for l in c["lines"]),
                 "amount_cents": c["amount_cents"], "dos": c["dos"],
                 "billing_npi": c["billing_npi"]}
     if len(ms) > 1:
