@@ -307,6 +307,10 @@ class Patient:
             events.append((self.rand_instant(W0, W1), "attest", rng.choice(ICD10), 24, True))
         for e in sorted(e for e in events if e[0] < NOW):
             self.apply(e, self.ops)
+        for c in self.consents:     # a visit on the consent's day: CCM starts there (G0506)
+            if rng.random() < 0.25:
+                later = datetime.timedelta(days=rng.choice((0, 0, 3)))
+                self.visit(c["npi"], c["at"].date() + later, rng.random() < 0.7)
         if rng.random() < 0.08:
             last = self.last_change() or self.local(W0, 1)
             t = max(last, self.local(W0, 1)) + datetime.timedelta(days=rng.randint(1, 120),
@@ -364,6 +368,7 @@ class Patient:
                          progs[0])
 
     def visit(self, npi, d, g0506):
+        d = min(d, NOW.astimezone(self.tz).date())
         self.visits.append(("99214", d.isoformat(), npi, g0506))
         self.ops.append(self.cmd("visit", "add", *self.p(), "--code", "99214", "--date",
                                  d.isoformat(), "--npi", npi, *(["--g0506"] if g0506 else [])))

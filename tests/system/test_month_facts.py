@@ -417,6 +417,34 @@ def test_a_late_change_after_payment_is_an_adjustment():
         assert s.ctl_json("claim", "show", c1["id"])["status"] == "PAID"
 
 
+def test_g0506_is_a_line_dated_by_the_initiating_visit():
+    # A new patient: consent on A+1 day 12 at 09:00, the initiating visit that day asks
+    # for G0506, 25 minutes on day 20. A+1's claim carries G0506 dated the visit day next
+    # to 99490 dated day 20; A+2's claim has no G0506 (once per patient and practitioner).
+    with stack() as s:
+        people(s)
+        s.ctl("patient", "add", "--clinic", "C01", "--mrn", "1042", "--mbi", "1EG4TE5MK73",
+              "--family", "Rivera", "--given", "Ana", "--birth-date", "1948-02-29",
+              "--billing-npi", P1)
+        for code in ("E11.9", "I50.9"):
+            s.ctl("condition", "add", "--clinic", "C01", "--mrn", "1042", "--icd10", code,
+                  "--expected-months", "24", "--high-risk")
+        consent(s, "1042", at(A + 1, 12, 9))
+        s.ctl("visit", "add", "--clinic", "C01", "--mrn", "1042", "--code", "99214",
+              "--date", day(A + 1, 12), "--npi", P1, "--g0506")
+        plan(s, "1042", on=(A + 1, 12))
+        minutes(s, "1042", A + 1, 20, 25)
+        minutes(s, "1042", A + 2, 6, 25)
+        close(s, A + 1, A + 2)
+        c = one_claim(s, A + 1)
+        got = sorted((l["code"], l["units"], l["dos"]) for l in c["lines"])
+        assert got == [("99490", 1, day(A + 1, 20)), ("G0506", 1, day(A + 1, 12))], brief(c)
+        assert c["dos"] == day(A + 1, 20), brief(c)
+        assert c["evidence"].get("visit_dates") == [day(A + 1, 12)], c["evidence"]
+        c = one_claim(s, A + 2)
+        assert lines(c) == [("99490", 1)], brief(c)
+
+
 def test_no_claim_past_timely_filing():
     # A month more than 12 months back (its DOS is past the filing limit).
     old = M0 - 13
@@ -445,4 +473,5 @@ if __name__ == "__main__":
                         test_closing_again_without_a_relevant_change_makes_no_new_version,
                         test_a_late_entry_that_changes_nothing_billed_makes_no_new_version,
                         test_a_late_change_after_payment_is_an_adjustment,
+                        test_g0506_is_a_line_dated_by_the_initiating_visit,
                         test_no_claim_past_timely_filing]))
