@@ -241,7 +241,7 @@ def test_payer_change_today_keeps_the_claims_of_earlier_months():
         s.ctl("patient", "payer", "--clinic", "C01", "--mrn", "1042",
               "--payer", "MEDICARE_ADVANTAGE")
         s.ctl("patient", "payer", "--clinic", "C01", "--mrn", "1043",
-              "--payer", "MEDICARE_ADVANTAGE", "--from", at(A + 2, 1, 0))
+              "--payer", "MEDICARE_ADVANTAGE", "--from", day(A + 2, 1))
         caught_up(s)
         wait_until(lambda: not current(s, A + 2, "1043"), "1043's A+2 claim to be withdrawn")
         [w] = claims(s, A + 2, "1043")
@@ -336,6 +336,54 @@ def test_a_claim_that_stops_being_billable_is_withdrawn():
         assert len(evs) == 1 and evs[0]["payload"]["status"] == "WITHDRAW_NEEDED", evs
         assert evs[0]["payload"]["withdraw_reason"] == w["withdraw_reason"], evs
         want_reason(s, B, "BELOW_THRESHOLD")  # listed once, with its reason
+        # billable again: a new version supersedes the withdrawn one; no longer missed
+        minutes(s, "1042", B, 20, 10, rid="billable-again")
+        [c2] = rejudged(s, B, "billable-again")
+        assert c2["version"] == 2 and c2["status"] == "READY", brief(c2)
+        assert c2["supersedes"] == c["id"] and lines(c2) == [("99490", 1)], brief(c2)
+        assert s.ctl_json("claim", "show", c["id"])["status"] in ("WITHDRAW_NEEDED", "REPLACED")
+        assert missed(s, B) == [], missed(s, B)
+
+
+def test_late_data_while_billing_is_down_is_settled_when_it_returns():
+    # The claim's entry is voided while billing is stopped: once back, billing catches up
+    # on timetrack's stream and withdraws the claim without anyone closing the month again.
+    B = A + 1
+    with stack() as s:
+        people(s)
+        billable(s, "1042", "1EG4TE5MK73")
+        minutes(s, "1042", B, 6, 12)
+        late = minutes(s, "1042", B, 13, 13)
+        close(s, B)
+        c = one_claim(s, B)
+        s.stop("billing")
+        s.ctl("time", "void", "--clinic", "C01", "--id", late, "--reason", "wrong patient")
+        s.start("billing")
+        wait_until(lambda: not current(s, B), "the claim to be withdrawn after the restart")
+        [w] = claims(s, B)
+        assert w["id"] == c["id"] and w["status"] == "WITHDRAW_NEEDED", brief(w)
+        want_reason(s, B, "BELOW_THRESHOLD")
+
+
+def test_a_change_from_a_date_takes_effect_at_that_local_midnight():
+    # WHEN given as a date is midnight in the clinic's zone: P2 bills from A+2 on (with
+    # consent given that midnight), P1 keeps A+1 -- whose last instant is just before.
+    with stack() as s:
+        people(s)
+        billable(s, "1042", "1EG4TE5MK73", months=(A + 1, A + 2))
+        s.ctl("visit", "add", "--clinic", "C01", "--mrn", "1042", "--code", "99214",
+              "--date", day(A, 20), "--npi", P2)
+        s.ctl("patient", "set-billing", "--clinic", "C01", "--mrn", "1042", "--npi", P2,
+              "--from", day(A + 2, 1))
+        consent(s, "1042", day(A + 2, 1), npi=P2)
+        close(s, A + 1, A + 2)
+        c = one_claim(s, A + 1)
+        assert c["billing_npi"] == P1 and c["evidence"]["consent_id"] == "C01/1042/CCM/1", \
+            brief(c)
+        c = one_claim(s, A + 2)
+        assert c["billing_npi"] == P2 and c["evidence"]["consent_id"] == "C01/1042/CCM/2", \
+            brief(c)
+        assert lines(c) == [("99490", 1)], brief(c)
 
 
 def test_death_on_a_day_with_work():
@@ -469,6 +517,8 @@ if __name__ == "__main__":
                         test_a_second_program_does_not_hide_the_first,
                         test_ccm_and_pcm_are_never_both_billed_for_a_month,
                         test_a_claim_that_stops_being_billable_is_withdrawn,
+                        test_late_data_while_billing_is_down_is_settled_when_it_returns,
+                        test_a_change_from_a_date_takes_effect_at_that_local_midnight,
                         test_death_on_a_day_with_work,
                         test_closing_again_without_a_relevant_change_makes_no_new_version,
                         test_a_late_entry_that_changes_nothing_billed_makes_no_new_version,
