@@ -493,6 +493,32 @@ def test_g0506_is_a_line_dated_by_the_initiating_visit():
         assert lines(c) == [("99490", 1)], brief(c)
 
 
+def test_a_condition_resolved_and_recorded_again_counts_once():
+    # One chronic condition only (E11.9): never CCM-eligible (two are needed). Resolved on
+    # A+2 day 10 and recorded again from day 20, it is still one condition in A+2 -- not
+    # two because enrollment keeps two records of it.
+    with stack() as s:
+        people(s)
+        s.ctl("patient", "add", "--clinic", "C01", "--mrn", "1042", "--mbi", "1EG4TE5MK73",
+              "--family", "Rivera", "--given", "Ana", "--birth-date", "1948-02-29",
+              "--billing-npi", P1)
+        s.ctl("condition", "add", "--clinic", "C01", "--mrn", "1042", "--icd10", "E11.9",
+              "--expected-months", "24", "--high-risk")
+        s.ctl("visit", "add", "--clinic", "C01", "--mrn", "1042", "--code", "99214",
+              "--date", day(A, 5), "--npi", P1)
+        consent(s, "1042", at(A, 10))
+        plan(s, "1042")
+        for m in (A + 1, A + 2):
+            minutes(s, "1042", m, 6, 25)
+        s.ctl("condition", "resolve", "--clinic", "C01", "--mrn", "1042", "--icd10", "E11.9",
+              "--at", at(A + 2, 10))
+        s.ctl("condition", "add", "--clinic", "C01", "--mrn", "1042", "--icd10", "E11.9",
+              "--expected-months", "24", "--high-risk", "--from", at(A + 2, 20))
+        close(s, A + 1, A + 2)
+        want_reason(s, A + 1, "NOT_ELIGIBLE_CONDITIONS")
+        want_reason(s, A + 2, "NOT_ELIGIBLE_CONDITIONS")
+
+
 def test_no_claim_past_timely_filing():
     # A month more than 12 months back (its DOS is past the filing limit).
     old = M0 - 13
@@ -524,4 +550,5 @@ if __name__ == "__main__":
                         test_a_late_entry_that_changes_nothing_billed_makes_no_new_version,
                         test_a_late_change_after_payment_is_an_adjustment,
                         test_g0506_is_a_line_dated_by_the_initiating_visit,
+                        test_a_condition_resolved_and_recorded_again_counts_once,
                         test_no_claim_past_timely_filing]))
