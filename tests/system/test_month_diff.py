@@ -73,6 +73,12 @@ def rfc(dt):
     return dt.isoformat() if dt is not None else None
 
 
+def when(t):
+    """WHEN of a dated enrollment change: a local midnight as a date (the clinic's
+    midnight, as ccmctl reads it), any other instant in RFC 3339."""
+    return t.date().isoformat() if (t.hour, t.minute, t.second) == (0, 0, 0) else rfc(t)
+
+
 def mbi(i):
     """A valid MBI (C A X N A X N A A N N) unique for i < 10000."""
     return "%dEG%dTE%dMK%d%d" % (1 + SEED % 9, i // 1000 % 10, i // 100 % 10, i // 10 % 10, i % 10)
@@ -111,10 +117,12 @@ class Patient:
         return datetime.datetime(m // 12, m % 12 + 1, d, hh, mi, ss, tzinfo=self.tz)
 
     def rand_instant(self, m_from, m_to):
-        """A random local instant in months [m_from, m_to], 07:00-20:59."""
+        """A random local instant in months [m_from, m_to]: 07:00-20:59, or midnight."""
         m = self.rng.randint(m_from, m_to)
-        return self.local(m, self.rng.randint(1, days_in(m)), self.rng.randint(7, 20),
-                          self.rng.randint(0, 59))
+        d = self.rng.randint(1, days_in(m))
+        if self.rng.random() < 0.12:
+            return self.local(m, d, 0, 0)
+        return self.local(m, d, self.rng.randint(7, 20), self.rng.randint(0, 59))
 
     def cmd(self, *args):
         self.nreq += 1
@@ -151,7 +159,7 @@ class Patient:
         self.consents.append({"id": cid, "program": program, "npi": npi, "at": t,
                               "revoked": None, "ended": None})
         out.append(self.cmd("consent", "record", *self.p(), "--program", program, "--method",
-                            self.rng.choice(("VERBAL", "WRITTEN")), "--at", rfc(t), "--staff",
+                            self.rng.choice(("VERBAL", "WRITTEN")), "--at", when(t), "--staff",
                             "rn1", "--billing-npi", npi, "--disclosed", ALL))
 
     def f_revoke(self, t, program, out):
@@ -159,7 +167,7 @@ class Patient:
         if not c or t < c["at"] or self.died_date:
             return
         c["revoked"] = t
-        out.append(self.cmd("consent", "revoke", *self.p(), "--program", program, "--at", rfc(t)))
+        out.append(self.cmd("consent", "revoke", *self.p(), "--program", program, "--at", when(t)))
 
     def f_billing(self, t, npi, out):
         old = self.npi_now()
@@ -172,13 +180,13 @@ class Patient:
         for c in mine:
             c["ended"] = t
         self.bill.append([t, npi])
-        out.append(self.cmd("patient", "set-billing", *self.p(), "--npi", npi, "--from", rfc(t)))
+        out.append(self.cmd("patient", "set-billing", *self.p(), "--npi", npi, "--from", when(t)))
 
     def f_payer(self, t, payer, qmb, out):
         last = self.payers[-1]
         if self.died_date or (last[0] and t <= last[0]):
             return
-        args = ["patient", "payer", *self.p(), "--payer", payer, "--from", rfc(t)]
+        args = ["patient", "payer", *self.p(), "--payer", payer, "--from", when(t)]
         if qmb is None:
             qmb = last[2]          # --qmb not given: QMB status unchanged
         else:
@@ -204,14 +212,14 @@ class Patient:
             if not last[1]:
                 args.append("--acute")
             c["att"].append([t, last[1], months, high])
-        out.append(self.cmd(*args, "--from", rfc(t)))
+        out.append(self.cmd(*args, "--from", when(t)))
 
     def f_resolve(self, t, code, out):
         c = self.conds.get(code)
         if not c or c["resolved"] or self.died_date or (c["att"][-1][0] and t <= c["att"][-1][0]):
             return
         c["resolved"] = t
-        out.append(self.cmd("condition", "resolve", *self.p(), "--icd10", code, "--at", rfc(t)))
+        out.append(self.cmd("condition", "resolve", *self.p(), "--icd10", code, "--at", when(t)))
 
     def f_death(self, t, instant_known, out):
         if self.died_date:
@@ -528,7 +536,8 @@ def cdr_import(s, clinic, records):
 
 
 def live_results(s):
-    """(clinic, mrn, month) -> {"claims": [current claims], "missed": [rows]}."""
+    """(clinic, mrn, month) -> {"claims": [current claims], "missed": [rows]}, and
+    (clinic, mrn, "all") -> every claim listed for the patient (any status)."""
     out = {}
 
     def fetch(cm):
@@ -541,6 +550,7 @@ def live_results(s):
     for cs, ms in parallel(fetch, [(c, m) for c in sorted(CLINICS) for m in range(W0, W1 + 1)],
                            WORKERS):
         for c in cs:
+            out.setdefault((c["clinic"], c["mrn"], "all"), []).append(c)
             if c["status"] in CURRENT:
                 out.setdefault((c["clinic"], c["mrn"], c["month"]),
                                {"claims": [], "missed": []})["claims"].append(c)
@@ -669,6 +679,14 @@ def main():
         late = Counter()
         for p in pts:
             late.update(p.changes)
+        # nothing changed for a patient after the close: each claim is still version 1
+        live = live_results(s)
+        churn = [(p, c) for p in pts if not p.late_ops
+                 for c in live.get((p.clinic, p.mrn, "all"), [])
+                 if c["version"] != 1 or c["status"] != "READY"]
+        for p, c in churn[:5]:
+            print("CHURN %s (seed %d patient %d, no change after the close): version %d %s"
+                  % (c["id"], SEED, p.i, c["version"], c["status"]))
         print("month-diff: expected outcomes %s" % dict(sorted(kinds.items())))
         print("month-diff: late changes %s" % dict(sorted(late.items())))
         print("month-diff: timing setup %.1f s, plans+time %.1f s, close %.1f s, late %.1f s, "
@@ -678,17 +696,19 @@ def main():
             print("MISMATCH %s/%s %s (seed %d patient %d):\n  evaluate: %s\n  live:     %s\n"
                   "  case: %s" % (p.clinic, p.mrn, mtext(m), SEED, p.i, json.dumps(want),
                                   json.dumps(got), json.dumps(p.case(m))))
-        print("month-diff: seed=%d patients=%d patient_months=%d mismatches=%d (%.0f s)"
-              % (SEED, len(pts), len(pms), len(mismatches), time.time() - t0), flush=True)
+        print("month-diff: seed=%d patients=%d patient_months=%d mismatches=%d churn=%d (%.0f s)"
+              % (SEED, len(pts), len(pms), len(mismatches), len(churn), time.time() - t0),
+              flush=True)
         # the generator must exercise the rules, not only agree on empty months
         assert len(pms) >= 500, len(pms)
         assert kinds["CLAIM"] >= len(pms) // 10, "too few billable months: %s" % kinds
         assert len([k for k in kinds if k.isupper() and "_" in k]) >= 5, \
             "too few distinct reasons: %s" % kinds
         assert sum(late.values()) >= 15, "too few late changes: %s" % late
-        if mismatches:
-            raise AssertionError("%d of %d patient-months differ from evaluate (seed %d)"
-                                 % (len(mismatches), len(pms), SEED))
+        if mismatches or churn:
+            raise AssertionError("%d of %d patient-months differ from evaluate, %d claims of "
+                                 "unchanged patients re-versioned (seed %d)"
+                                 % (len(mismatches), len(pms), len(churn), SEED))
 
 
 if __name__ == "__main__":
