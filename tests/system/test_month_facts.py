@@ -415,9 +415,15 @@ def test_closing_again_without_a_relevant_change_makes_no_new_version():
         billable(s, "1042", "1EG4TE5MK73", months=(B,))
         [r] = close(s, B)
         assert r["claims"] == 1, r
-        # changes that do not touch B: minutes in another month, a payer change today
+        # changes that do not touch B: minutes in another month, a payer change today,
+        # a new care-plan version (evidence only); and billing restarted
         minutes(s, "1042", B + 2, 6, 25)
         s.ctl("patient", "payer", "--clinic", "C01", "--mrn", "1042", "--payer", "MEDICAID")
+        s.ctl("careplan", "set", "--clinic", "C01", "--mrn", "1042", "--file", PLAN,
+              "--note", "reviewed")
+        caught_up(s)
+        s.stop("billing")
+        s.start("billing")
         [r] = close(s, B)
         assert r["claims"] == 0 and r["unchanged"] >= 1, r
         [c] = claims(s, B)
