@@ -1,22 +1,20 @@
 /* overlap — the interval index of each performer's active time entries (see
  * overlap.h). Invariants: overlap_reach holds exactly the active entries that no
- * entry earlier in key order reaches as far as (so its ends rise strictly in key
- * order); overlap_alone holds exactly the active entries not flagged, pairwise
- * disjoint. Cursor positions are never trusted across a write: every loop seeks
- * again from a copied key. */
+ * active entry earlier in key order reaches as far as (so its ends rise strictly
+ * in key order); overlap_alone holds exactly the active entries not flagged,
+ * pairwise disjoint, each of them a step too (an earlier entry reaching as far
+ * would overlap it). Cursor positions are never trusted across a write: every
+ * loop seeks again from a copied key. */
 #include "overlap.h"
 
 #include <string.h>
 
 #include "ccm/error.h"
 
-const char *const ccm_overlap_dbs[] = {"overlap_active", "overlap_reach", "overlap_alone", NULL};
-
-int ccm_overlap_bind(ccm_overlap_db_t *db, ccm_store_t *store)
+int ccm_overlap_bind(ccm_overlap_db_t *db, ccm_store_t *store, MDB_dbi all)
 {
-    int rc = ccm_store_dbi(store, "overlap_active", &db->active);
-    if (!rc)
-        rc = ccm_store_dbi(store, "overlap_reach", &db->reach);
+    db->all = all;
+    int rc = ccm_store_dbi(store, "overlap_reach", &db->reach);
     return rc ? rc : ccm_store_dbi(store, "overlap_alone", &db->alone);
 }
 
@@ -163,12 +161,13 @@ static int s_reach_insert(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_ov
     return rc == CCM_ENOTFOUND ? 0 : rc;
 }
 
-/* sp (key k, already deleted from overlap_reach and overlap_active) was a step:
- * the entries it reached past up to the next step may be steps now. Scans them
- * in key order, keeping each that reaches further than every one before it,
- * and stops at the first that reaches as far as sp did (none can go further). */
+/* sp (key k, already deleted from overlap_reach) was a step: the active
+ * entries it reached past up to the next step may be steps now. Scans the rows
+ * of every entry in key order, keeping each active one that reaches further than
+ * every one before it, and stops at the first that reaches as far as sp did
+ * (none can go further). */
 static int s_reach_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
-                           const ccm_key_t *k)
+                           const ccm_key_t *k, ccm_overlap_active_fn active, void *arg)
 {
     ccm_key_t p;
     s_prefix(&p, sp);
@@ -176,7 +175,7 @@ static int s_reach_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_o
     int rc = s_open(txn, db->reach, &rcur);
     if (rc)
         return rc;
-    if ((rc = s_open(txn, db->active, &acur)) != 0) {
+    if ((rc = s_open(txn, db->all, &acur)) != 0) {
         mdb_cursor_close(rcur);
         return rc;
     }
@@ -200,7 +199,15 @@ static int s_reach_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_o
         if (next.len && s_keycmp(&a.key, &next) >= 0)
             break;
         s_copy_key(&from, &a);
-        if (a.end <= reach)
+        if (a.end <= reach || a.end <= a.start)
+            continue;
+        char id[CCM_KEY_MAX];
+        memcpy(id, (const char *)from.buf + p.len + 8, from.len - p.len - 8);
+        int arc = 0;
+        bool is_active = active(id, arg, &arc);
+        if ((rc = arc) != 0)
+            break;
+        if (!is_active)
             continue;
         reach = a.end;
         if ((rc = s_put(txn, db->reach, &from, a.end)) != 0)
@@ -289,12 +296,11 @@ int ccm_overlap_add(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_
     rc = overlaps ? s_flag_alone(txn, db, sp, flag, arg) : 0;
     if (rc == 0 && !overlaps)
         rc = s_put(txn, db->alone, &k, sp->end_us);
-    if (rc == 0)
-        rc = s_put(txn, db->active, &k, sp->end_us);
     return rc ? rc : s_reach_insert(txn, db, sp, &k);
 }
 
-int ccm_overlap_remove(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp)
+int ccm_overlap_remove(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
+                       ccm_overlap_active_fn active, void *arg)
 {
     if (sp->end_us <= sp->start_us)
         return 0;
@@ -302,16 +308,12 @@ int ccm_overlap_remove(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overl
     s_key(&k, sp);
     if (k.err)
         return 0; /* never indexed */
-    int rc = ccm_store_del(txn, db->active, k.buf, k.len);
-    if (rc == CCM_ENOTFOUND)
-        return 0;
-    if (rc == 0)
-        rc = ccm_store_del(txn, db->alone, k.buf, k.len);
+    int rc = ccm_store_del(txn, db->alone, k.buf, k.len);
     if (rc == 0 || rc == CCM_ENOTFOUND)
         rc = ccm_store_del(txn, db->reach, k.buf, k.len);
     if (rc == CCM_ENOTFOUND)
-        return 0;
-    return rc ? rc : s_reach_rebuild(txn, db, sp, &k);
+        return 0; /* not a step: nothing was reached past through it */
+    return rc ? rc : s_reach_rebuild(txn, db, sp, &k, active, arg);
 }
 
 int ccm_overlap_restore(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
@@ -321,8 +323,6 @@ int ccm_overlap_restore(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_over
         return 0;
     ccm_key_t k;
     s_key(&k, sp);
-    int rc = s_put(txn, db->active, &k, sp->end_us);
-    if (rc == 0 && !flagged)
-        rc = s_put(txn, db->alone, &k, sp->end_us);
+    int rc = flagged ? 0 : s_put(txn, db->alone, &k, sp->end_us);
     return rc ? rc : s_reach_insert(txn, db, sp, &k);
 }

@@ -46,8 +46,8 @@ typedef Ccm__Timetrack__Reply reply_t;
 typedef Ccm__Enrollment__Patient patient_t;
 
 const char *const ccm_timetrack_dbs[] = {
-    "patients", "people",         "careplans",     "entries",       "by_patient", "by_performer",
-    "months",   "overlap_active", "overlap_reach", "overlap_alone", NULL};
+    "patients",     "people", "careplans",     "entries",       "by_patient",
+    "by_performer", "months", "overlap_reach", "overlap_alone", NULL};
 
 /* A configured clinic: its zone and its type for lib/rules. */
 typedef ccm_clinic_info_t clinic_t;
@@ -173,7 +173,7 @@ static int s_overlap_index(ccm_timetrack_t *t, ccm_store_t *s)
     if (rc)
         return rc;
     MDB_stat ov, en;
-    bool need = mdb_stat(txn, t->ov.active, &ov) == 0 && mdb_stat(txn, t->db.entries, &en) == 0 &&
+    bool need = mdb_stat(txn, t->ov.reach, &ov) == 0 && mdb_stat(txn, t->db.entries, &en) == 0 &&
                 ov.ms_entries == 0 && en.ms_entries > 0;
     mdb_txn_abort(txn);
     if (!need)
@@ -198,7 +198,7 @@ int ccm_timetrack_bind(ccm_timetrack_t *t, ccm_worker_t *w)
     if (!rc)
         rc = ccm_store_dbi(s, "months", &t->months);
     if (!rc)
-        rc = ccm_overlap_bind(&t->ov, s);
+        rc = ccm_overlap_bind(&t->ov, s, t->db.by_performer);
     if (!rc)
         rc = s_overlap_index(t, s);
     if (rc)
@@ -397,11 +397,12 @@ static char *s_dup(const char *v)
     return d;
 }
 
+/* What the overlap index's callbacks need. */
 typedef struct {
     ccm_timetrack_t *t;
     MDB_txn *txn;
-    entry_t *e; /* the new entry */
-} flag_t;
+    entry_t *e; /* the entry added or removed */
+} ov_call_t;
 
 /* Names id among e's examples unless it is there or they are enough. */
 static void s_example(entry_t *e, const char *id)
@@ -422,7 +423,7 @@ static void s_example(entry_t *e, const char *id)
  * records the new entry, once (its only rewrite for overlaps). */
 static int s_flag(const char *id, void *arg)
 {
-    flag_t *f = arg;
+    ov_call_t *f = arg;
     entry_t *o = ccm_month_get_entry(f->txn, &f->t->db, f->e->clinic, id);
     if (!o)
         return 0; /* indexed but unreadable: nothing to flag */
@@ -446,11 +447,31 @@ static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
 {
     ccm_overlap_span_t sp = s_span(e);
     char example[S_ID_MAX + 1];
-    flag_t f = {t, txn, e};
+    ov_call_t f = {t, txn, e};
     int rc = ccm_overlap_add(txn, &t->ov, &sp, example, sizeof example, s_flag, &f);
     if (rc == 0)
         s_example(e, example);
     return rc;
+}
+
+/* ccm_overlap_active_fn: whether the stored entry id is still active. */
+static bool s_is_active(const char *id, void *arg, int *rc)
+{
+    (void)rc;
+    ov_call_t *f = arg;
+    entry_t *o = ccm_month_get_entry(f->txn, &f->t->db, f->e->clinic, id);
+    bool active = o && o->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE;
+    if (o)
+        ccm__timetrack__time_entry__free_unpacked(o, NULL);
+    return active;
+}
+
+/* Takes e, no longer active, out of the overlap index. */
+static int s_overlaps_remove(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
+{
+    ccm_overlap_span_t sp = s_span(e);
+    ov_call_t f = {t, txn, e};
+    return ccm_overlap_remove(txn, &t->ov, &sp, s_is_active, &f);
 }
 
 /* Validates an AddTimeEntry of operation op; fills the new entry. */
@@ -611,8 +632,7 @@ static int s_void(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_
         return rc;
     e->state = CCM__TIMETRACK__ENTRY_STATE__VOIDED;
     s_set(&e->reason, in->reason);
-    ccm_overlap_span_t sp = s_span(e);
-    rc = ccm_overlap_remove(txn, &t->ov, &sp);
+    rc = s_overlaps_remove(t, txn, e);
     if (rc == 0)
         rc = s_save(t, w, txn, call, e, false, "entry.voided");
     if (rc == 0)
@@ -652,8 +672,7 @@ static int s_amend(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker
         s_set(&old->reason, in->reason);
         s_set(&e->corrects, old->id);
         s_set(&e->reason, in->reason);
-        ccm_overlap_span_t sp = s_span(old);
-        rc = ccm_overlap_remove(txn, &t->ov, &sp);
+        rc = s_overlaps_remove(t, txn, old);
         if (rc == 0)
             rc = s_save(t, w, txn, call, old, false, "entry.amended");
         if (rc == 0)

@@ -11,7 +11,8 @@ JSON Lines calls with the real ccm-cdr twice, each time into a fresh stack:
           the same instant, so each overlaps every other of its round.
 
 For each it prints records/s (acknowledged / the importer's elapsed time),
-resends, reconnects and the service's longest commit. Speed is never judged:
+resends and their ratio to first sends, reconnects and the service's longest
+commit. Speed is never judged:
 with --check it only verifies that every call landed exactly once (exit 1 if
 not), which is how CTest runs it, at a tiny size.
 
@@ -118,11 +119,10 @@ def run(a, kind):
         st = s.ctl("status", "--json", check=False)
         st = (json.loads(st.stdout) if st.returncode == 0 else {}).get("timetrack") or {}
         commit = "%.0f" % (int(st["commit_us_max"]) / 1000.0) if "commit_us_max" in st else "-"
-        sent = sm["sent"] + sm["resent"]
         print("%-7s %7d %7d %8.1f %10.0f %8d %6.3f %5d %9s"
               % (kind, a.calls, sm["acknowledged"], sm["elapsed"],
                  sm["acknowledged"] / max(sm["elapsed"], 1e-3), sm["resent"],
-                 sm["resent"] / max(sent, 1), sm["reconnects"], commit), flush=True)
+                 sm["resent"] / max(sm["sent"], 1), sm["reconnects"], commit), flush=True)
         if not a.check:
             return True
         bad = check(s, kind, patients, a.rounds)

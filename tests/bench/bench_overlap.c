@@ -1,8 +1,10 @@
 /* bench_overlap — timetrack's overlap index (services/timetrack/overlap.c) on a
  * real LMDB store: the cost of adding an entry with the performer's history
  * shaped five ways, and, with --check, a randomised comparison with a brute-force
- * model (which entry overlaps what, which entries get flagged, the three
- * databases' contents after adds, voids and a rebuild from scratch).
+ * model (which entry overlaps what, which entries get flagged, the two
+ * databases' contents after adds, voids and a rebuild from scratch). A third
+ * database plays the caller's index of every entry (timetrack's by_performer):
+ * its row is written with each add, as timetrack does.
  *
  *   bench_overlap [--entries N]    prints µs per add and per void (of the first
  *                                  1,000 voided); never judges speed
@@ -26,6 +28,8 @@ typedef struct {
     ccm_overlap_db_t db;
 } fx_t;
 
+static const char *const s_dbs[] = {"overlap_reach", "overlap_alone", "all", NULL};
+
 static int s_rm_dir(const char *dir)
 {
     char p[128];
@@ -39,12 +43,11 @@ static int s_rm_dir(const char *dir)
 static void s_open(fx_t *f)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/ccm-bench-overlap-XXXXXX");
-    ccm_store_opts_t o = {.path = f->dir,
-                          .dbs = ccm_overlap_dbs,
-                          .schema_version = 1,
-                          .map_size = (size_t)1 << 30};
+    ccm_store_opts_t o = {
+        .path = f->dir, .dbs = s_dbs, .schema_version = 1, .map_size = (size_t)1 << 30};
+    MDB_dbi all;
     if (!mkdtemp(f->dir) || ccm_store_open(&o, &f->store) != 0 ||
-        ccm_overlap_bind(&f->db, f->store) != 0) {
+        ccm_store_dbi(f->store, "all", &all) != 0 || ccm_overlap_bind(&f->db, f->store, all) != 0) {
         fprintf(stderr, "bench_overlap: cannot open a store in /tmp\n");
         exit(1);
     }
@@ -73,6 +76,21 @@ static void s_commit(MDB_txn *txn)
     }
 }
 
+/* The caller's row of an entry (by_performer in timetrack). */
+static void s_put_all(MDB_txn *txn, fx_t *f, const ccm_overlap_span_t *sp)
+{
+    ccm_key_t k;
+    ccm_key_init(&k);
+    ccm_key_str(&k, sp->clinic);
+    ccm_key_str(&k, sp->performer);
+    ccm_key_i64(&k, sp->start_us);
+    ccm_key_str(&k, sp->id);
+    uint8_t v[8];
+    ccm_be_put_u64(v, (uint64_t)sp->end_us);
+    if (ccm_store_put(txn, f->db.all, k.buf, k.len, v, sizeof v, 0) != 0)
+        exit(1);
+}
+
 static double s_now(void)
 {
     struct timespec ts;
@@ -98,11 +116,26 @@ typedef struct {
     int failures;
 } model_t;
 
+static ent_t *s_find(model_t *m, const char *id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->e[i].id, id) == 0)
+            return &m->e[i];
+    return NULL;
+}
+
 static int s_fail(model_t *m, const char *what, const char *id)
 {
     if (m->failures++ < 10)
         fprintf(stderr, "MISMATCH %s (%s)\n", what, id);
     return 0;
+}
+
+static bool s_model_active(const char *id, void *arg, int *rc)
+{
+    (void)rc;
+    ent_t *e = s_find(arg, id);
+    return e && e->active;
 }
 
 static int s_on_flag(const char *id, void *arg)
@@ -160,12 +193,6 @@ static void s_check_db(model_t *m, MDB_txn *txn, MDB_dbi dbi, const char *perfor
         s_fail(m, name, "row count");
 }
 
-static int s_want_active(const model_t *m, const ent_t *e)
-{
-    (void)m;
-    return e->active;
-}
-
 static int s_want_alone(const model_t *m, const ent_t *e)
 {
     (void)m;
@@ -179,8 +206,8 @@ static int s_want_reach(const model_t *m, const ent_t *e)
         return 0;
     for (size_t i = 0; i < m->n; i++) {
         const ent_t *o = &m->e[i];
-        if (o->active && strcmp(o->performer, e->performer) == 0 &&
-            s_same_key_order(o, e) < 0 && o->end >= e->end)
+        if (o->active && strcmp(o->performer, e->performer) == 0 && s_same_key_order(o, e) < 0 &&
+            o->end >= e->end)
             return 0;
     }
     return 1;
@@ -190,7 +217,6 @@ static void s_check_all(model_t *m, fx_t *f, const char *const *performers)
 {
     MDB_txn *txn = s_begin(f);
     for (int i = 0; performers[i]; i++) {
-        s_check_db(m, txn, f->db.active, performers[i], s_want_active, "active");
         s_check_db(m, txn, f->db.alone, performers[i], s_want_alone, "alone");
         s_check_db(m, txn, f->db.reach, performers[i], s_want_reach, "reach");
     }
@@ -223,9 +249,9 @@ static int s_check_run(unsigned seed, int ops)
                 if (m->e[i].active && pick-- == 0)
                     break;
             ccm_overlap_span_t sp = s_span(&m->e[i]);
-            if (ccm_overlap_remove(txn, &f.db, &sp) != 0)
+            m->e[i].active = 0; /* the caller records it first, as timetrack does */
+            if (ccm_overlap_remove(txn, &f.db, &sp, s_model_active, m) != 0)
                 s_fail(m, "remove failed", m->e[i].id);
-            m->e[i].active = 0;
         } else {
             ent_t *e = &m->e[m->n];
             snprintf(e->performer, sizeof e->performer, "p%d", rand() % 3);
@@ -239,6 +265,7 @@ static int s_check_run(unsigned seed, int ops)
             ccm_overlap_span_t sp = s_span(e);
             if (ccm_overlap_add(txn, &f.db, &sp, example, sizeof example, s_on_flag, m) != 0)
                 s_fail(m, "add failed", e->id);
+            s_put_all(txn, &f, &sp);
             /* the example: an active entry it overlaps, "" only when none exists */
             int any = 0;
             size_t expect_flags = 0;
@@ -277,12 +304,12 @@ static int s_check_run(unsigned seed, int ops)
     fx_t g;
     s_open(&g);
     MDB_txn *txn = s_begin(&g);
-    for (size_t i = m->n; i-- > 0;) /* in another order than they came */
-        if (m->e[i].active) {
-            ccm_overlap_span_t sp = s_span(&m->e[i]);
-            if (ccm_overlap_restore(txn, &g.db, &sp, m->e[i].flagged) != 0)
-                s_fail(m, "restore failed", m->e[i].id);
-        }
+    for (size_t i = m->n; i-- > 0;) { /* in another order than they came */
+        ccm_overlap_span_t sp = s_span(&m->e[i]);
+        s_put_all(txn, &g, &sp);
+        if (m->e[i].active && ccm_overlap_restore(txn, &g.db, &sp, m->e[i].flagged) != 0)
+            s_fail(m, "restore failed", m->e[i].id);
+    }
     s_commit(txn);
     s_check_all(m, &g, performers);
     s_close(&g);
@@ -298,6 +325,14 @@ static int s_check_run(unsigned seed, int ops)
 /* Voids measured per shape: a void may rescan the entries the voided one
  * covered (overlap.h), so a long run of them is not what an import does. */
 #define S_VOIDS 1000
+
+/* In the figures, entry i is voided when voided[i] is set. */
+static bool s_bench_active(const char *id, void *arg, int *rc)
+{
+    (void)rc;
+    const char *voided = arg;
+    return !voided[atoi(id + 4)]; /* "CDR:<i>" */
+}
 
 typedef enum { SIMULTANEOUS, NESTED_GROWING, NESTED_SHRINKING, SEQUENTIAL, SPREAD } shape_t;
 
@@ -332,6 +367,7 @@ static void s_bench(const char *name, shape_t shape, int n)
             fprintf(stderr, "bench_overlap: add failed\n");
             exit(1);
         }
+        s_put_all(txn, &f, &sp);
         if (i % 1000 == 999) {
             s_commit(txn);
             txn = s_begin(&f);
@@ -341,6 +377,7 @@ static void s_bench(const char *name, shape_t shape, int n)
     double a1 = s_now();
     /* void every other entry, oldest first, up to S_VOIDS of them */
     int voids = 0;
+    char *voided = calloc((size_t)n, 1);
     txn = s_begin(&f);
     for (int i = 0; i < n && voids < S_VOIDS; i += 2, voids++) {
         snprintf(id, sizeof id, "CDR:%d", i);
@@ -356,7 +393,8 @@ static void s_bench(const char *name, shape_t shape, int n)
             snprintf(performer, sizeof performer, "s%03d", i % 100),
                 start = t0 + (i / 100) * 10 * minute, end = start + 5 * minute;
         ccm_overlap_span_t sp = {"C01", performer, id, start, end};
-        if (ccm_overlap_remove(txn, &f.db, &sp) != 0) {
+        voided[i] = 1;
+        if (ccm_overlap_remove(txn, &f.db, &sp, s_bench_active, voided) != 0) {
             fprintf(stderr, "bench_overlap: remove failed\n");
             exit(1);
         }
@@ -364,6 +402,7 @@ static void s_bench(const char *name, shape_t shape, int n)
     s_commit(txn);
     double a2 = s_now();
     printf("%-34s %8d %10.2f %10.2f\n", name, n, (a1 - a0) * 1e6 / n, (a2 - a1) * 1e6 / voids);
+    free(voided);
     s_close(&f);
 }
 

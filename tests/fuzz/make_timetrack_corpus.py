@@ -21,6 +21,9 @@ SEEDS = {
     "add_unknown_patient": ld(1, "r3") + ld(16, entry("e3", mrn="404")),
     "add_zero_seconds": ld(1, "r4") + ld(16, entry("e4", seconds=0)),
     "add_apcm_element": ld(1, "r10") + ld(16, entry("e10", seconds=0, service=6)),
+    "add_simultaneous": ld(1, "r11") + ld(16, entry("e11", mrn="1042")),
+    "void_overlapped": ld(1, "r12") + ld(17, ld(1, "C01") + ld(2, "MANUAL:e11")
+                                         + ld(3, "duplicate call")),
     "add_future": ld(1, "r5") + ld(16, entry("e5", start=4102444800000000)),
     "add_long": ld(1, "r6") + ld(16, entry("e6", seconds=90000)),
     "void": ld(1, "r7") + ld(17, ld(1, "C01") + ld(2, "MANUAL:e1") + ld(3, "wrong patient")),

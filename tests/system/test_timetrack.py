@@ -150,10 +150,18 @@ def test_overlaps_are_flagged_not_double_counted():
         lst = s.ctl_json("time", "list", "--clinic", "C01", "--mrn", "1042")["entries"]
         assert "MANUAL:x2" in lst[0]["overlaps"], lst
         # the same interval of the same patient from a second source counts once
-        add(s, "2026-11-05T10:00:00-05:00", 30, event="x3")
+        c = json.loads(add(s, "2026-11-05T10:00:00-05:00", 30, event="x3").stdout)
+        assert c["overlaps"] and set(c["overlaps"]) <= {a["id"], b["id"]}, c
         st = s.ctl_json("month", "status", "--clinic", "C01", "--mrn", "1042",
                         "--month", "2026-11")
         assert st["total_minutes"] == 30, st
+        # the first entry voided, x3 still covers 10:00-10:30: a later call
+        # overlapping only x3 says so (and a voided entry is never named)
+        s.ctl("time", "void", "--clinic", "C01", "--id", a["id"], "--reason", "dialled twice")
+        d = json.loads(add(s, "2026-11-05T10:25:00-05:00", 10, event="x4", mrn="2000").stdout)
+        assert d["overlaps"] == ["MANUAL:x3"], d
+        e = json.loads(add(s, "2026-11-05T10:40:00-05:00", 5, event="x5").stdout)
+        assert not e.get("overlaps"), e
 
 
 def test_apcm_element_is_the_only_zero_second_entry():
