@@ -185,7 +185,7 @@ def key(m, mrn="1042", program="CCM"):
 
 def test_reconsent_months_follow_each_consent():
     # CCM consent on A day 10, revoked A+2 day 15, given again A+5 day 1: A+1 bills under
-    # the first consent (not NO_CONSENT because today's consent came later); A+3 and A+4
+    # the first consent (not NO_CONSENT because the current consent came later); A+3, A+4
     # lie after the revocation month; A+5 bills under the new consent.
     with stack() as s:
         people(s)
