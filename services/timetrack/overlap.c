@@ -1,10 +1,10 @@
 /* overlap — the interval index of each performer's active time entries (see
- * overlap.h). Invariants: overlap_reach holds exactly the active entries that no
- * active entry earlier in key order reaches as far as (so its ends rise strictly
- * in key order); overlap_alone holds exactly the active entries not flagged,
- * pairwise disjoint, each of them a step too (an earlier entry reaching as far
- * would overlap it). Cursor positions are never trusted across a write: every
- * loop seeks again from a copied key. */
+ * overlap.h). Invariants: the performer's steps (the active entries that no
+ * active entry earlier in key order reaches as far as; their ends rise strictly
+ * in key order) are split in two: overlap_alone holds exactly the active entries
+ * not flagged (pairwise disjoint, and each a step: an earlier entry reaching as
+ * far would overlap it), overlap_steps the flagged steps. Cursor positions are
+ * never trusted across a write: every loop seeks again from a copied key. */
 #include "overlap.h"
 
 #include <string.h>
@@ -14,7 +14,7 @@
 int ccm_overlap_bind(ccm_overlap_db_t *db, ccm_store_t *store, MDB_dbi all)
 {
     db->all = all;
-    int rc = ccm_store_dbi(store, "overlap_reach", &db->reach);
+    int rc = ccm_store_dbi(store, "overlap_steps", &db->steps);
     return rc ? rc : ccm_store_dbi(store, "overlap_alone", &db->alone);
 }
 
@@ -129,15 +129,44 @@ static int s_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
 
 /* ---- the staircase ---- */
 
-/* Adds sp (key k) to overlap_reach unless an earlier entry reaches as far, and
- * drops the steps after it that it now reaches past. */
-static int s_reach_insert(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
+/* The performer's step nearest to key k in either database: the last before it
+ * (after = false) or the first after it (after = true). 0 with its key copied
+ * into *key and its end in *end, CCM_ENOTFOUND, CCM_EIO. */
+static int s_step_near(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_key_t *k,
+                       const ccm_key_t *p, bool after, ccm_key_t *key, int64_t *end)
+{
+    const MDB_dbi dbis[2] = {db->alone, db->steps};
+    int found = CCM_ENOTFOUND;
+    for (int i = 0; i < 2; i++) {
+        MDB_cursor *cur;
+        int rc = s_open(txn, dbis[i], &cur);
+        if (rc)
+            return rc;
+        row_t r;
+        rc = after ? s_next(cur, k, true, p, &r) : s_prev(cur, k, p, &r);
+        if (rc == 0 && (found != 0 || (s_keycmp(&r.key, key) > 0) != after)) {
+            s_copy_key(key, &r);
+            *end = r.end;
+            found = 0;
+        }
+        mdb_cursor_close(cur);
+        if (rc != 0 && rc != CCM_ENOTFOUND)
+            return rc;
+    }
+    return found;
+}
+
+/* Adds the flagged entry sp (key k) to overlap_steps unless an earlier step
+ * reaches as far, and drops the steps after it that it now reaches past. Only
+ * overlap_steps needs looking at: an unflagged step that reached as far as sp,
+ * or that sp reaches past, would overlap sp (and be flagged by now). */
+static int s_steps_insert(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
                           const ccm_key_t *k)
 {
     ccm_key_t p;
     s_prefix(&p, sp);
     MDB_cursor *cur;
-    int rc = s_open(txn, db->reach, &cur);
+    int rc = s_open(txn, db->steps, &cur);
     if (rc)
         return rc;
     row_t w;
@@ -147,7 +176,7 @@ static int s_reach_insert(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_ov
         return 0; /* covered by an earlier step */
     }
     if (rc == 0 || rc == CCM_ENOTFOUND)
-        rc = s_put(txn, db->reach, k, sp->end_us);
+        rc = s_put(txn, db->steps, k, sp->end_us);
     while (rc == 0) {
         row_t q;
         rc = s_next(cur, k, true, &p, &q);
@@ -155,45 +184,40 @@ static int s_reach_insert(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_ov
             break;
         ccm_key_t qk;
         s_copy_key(&qk, &q);
-        rc = ccm_store_del(txn, db->reach, qk.buf, qk.len);
+        rc = ccm_store_del(txn, db->steps, qk.buf, qk.len);
     }
     mdb_cursor_close(cur);
     return rc == CCM_ENOTFOUND ? 0 : rc;
 }
 
-/* sp (key k, already deleted from overlap_reach) was a step: the active
- * entries it reached past up to the next step may be steps now. Scans the rows
- * of every entry in key order, keeping each active one that reaches further than
- * every one before it, and stops at the first that reaches as far as sp did
- * (none can go further). */
-static int s_reach_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
+/* sp (key k, already deleted from overlap_steps) was a flagged step: the active
+ * entries it reached past up to the next step may be steps now (flagged ones: an
+ * unflagged entry is a step already). Scans the rows of every entry in key
+ * order, keeping each active one that reaches further than every one before it,
+ * and stops at the first that reaches as far as sp did (none can go further). */
+static int s_steps_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
                            const ccm_key_t *k, ccm_overlap_active_fn active, void *arg)
 {
-    ccm_key_t p;
+    ccm_key_t p, w, next;
     s_prefix(&p, sp);
-    MDB_cursor *rcur, *acur;
-    int rc = s_open(txn, db->reach, &rcur);
-    if (rc)
+    int64_t reach = INT64_MIN, next_end;
+    int rc = s_step_near(txn, db, k, &p, false, &w, &reach);
+    if (rc == CCM_ENOTFOUND)
+        reach = INT64_MIN;
+    else if (rc != 0)
         return rc;
-    if ((rc = s_open(txn, db->all, &acur)) != 0) {
-        mdb_cursor_close(rcur);
+    rc = s_step_near(txn, db, k, &p, true, &next, &next_end);
+    if (rc == CCM_ENOTFOUND)
+        next.len = 0; /* no step after it */
+    else if (rc != 0)
         return rc;
-    }
-    int64_t reach = INT64_MIN;
-    row_t w, q;
-    ccm_key_t next; /* the next step's key; len 0 when there is none */
-    next.len = 0;
-    rc = s_prev(rcur, k, &p, &w);
-    if (rc == 0)
-        reach = w.end;
-    if (rc == 0 || rc == CCM_ENOTFOUND)
-        rc = s_next(rcur, k, false, &p, &q);
-    if (rc == 0)
-        s_copy_key(&next, &q);
+    MDB_cursor *cur;
+    if ((rc = s_open(txn, db->all, &cur)) != 0)
+        return rc;
     ccm_key_t from = *k;
-    while (rc == 0 || rc == CCM_ENOTFOUND) {
+    for (;;) {
         row_t a;
-        rc = s_next(acur, &from, true, &p, &a);
+        rc = s_next(cur, &from, true, &p, &a);
         if (rc != 0)
             break;
         if (next.len && s_keycmp(&a.key, &next) >= 0)
@@ -210,20 +234,18 @@ static int s_reach_rebuild(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_o
         if (!is_active)
             continue;
         reach = a.end;
-        if ((rc = s_put(txn, db->reach, &from, a.end)) != 0)
-            break;
-        if (reach >= sp->end_us)
+        if ((rc = s_put(txn, db->steps, &from, a.end)) != 0 || reach >= sp->end_us)
             break;
     }
-    mdb_cursor_close(acur);
-    mdb_cursor_close(rcur);
+    mdb_cursor_close(cur);
     return rc == CCM_ENOTFOUND ? 0 : rc;
 }
 
 /* ---- the index ---- */
 
 /* Flags the unflagged entries sp overlaps: the alone row just before sp's start
- * if it ends after it, then every alone row starting before sp's end. */
+ * if it ends after it, then every alone row starting before sp's end. Each moves
+ * to overlap_steps (it was a step; s_steps_insert drops it if sp reaches past). */
 static int s_flag_alone(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
                         ccm_overlap_flag_fn flag, void *arg)
 {
@@ -252,9 +274,11 @@ static int s_flag_alone(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_over
             break;
         ccm_key_t ak;
         s_copy_key(&ak, &a);
+        int64_t end = a.end;
         char id[CCM_KEY_MAX];
         memcpy(id, (const char *)ak.buf + p.len + 8, ak.len - p.len - 8);
-        if ((rc = ccm_store_del(txn, db->alone, ak.buf, ak.len)) != 0)
+        if ((rc = ccm_store_del(txn, db->alone, ak.buf, ak.len)) != 0 ||
+            (rc = s_put(txn, db->steps, &ak, end)) != 0)
             break;
         if (flag && (rc = flag(id, arg)) != 0)
             break;
@@ -270,33 +294,27 @@ int ccm_overlap_add(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_
         example[0] = '\0';
     if (sp->end_us <= sp->start_us)
         return 0;
-    ccm_key_t p, at, k;
+    ccm_key_t p, at, k, z;
     s_prefix(&p, sp);
     s_key(&k, sp);
     if (k.err)
         return CCM_EINVAL;
     /* Does anything overlap: the last step starting before sp's end, reaching past its start? */
     s_at(&at, sp, sp->end_us);
-    MDB_cursor *cur;
-    int rc = s_open(txn, db->reach, &cur);
-    if (rc)
-        return rc;
-    row_t z;
-    rc = s_prev(cur, &at, &p, &z);
-    bool overlaps = rc == 0 && z.end > sp->start_us;
-    if (overlaps && cap) {
-        size_t n = strlen(z.id);
-        n = n < cap - 1 ? n : cap - 1;
-        memcpy(example, z.id, n);
-        example[n] = '\0';
-    }
-    mdb_cursor_close(cur);
+    int64_t zend;
+    int rc = s_step_near(txn, db, &at, &p, false, &z, &zend);
     if (rc != 0 && rc != CCM_ENOTFOUND)
         return rc;
-    rc = overlaps ? s_flag_alone(txn, db, sp, flag, arg) : 0;
-    if (rc == 0 && !overlaps)
-        rc = s_put(txn, db->alone, &k, sp->end_us);
-    return rc ? rc : s_reach_insert(txn, db, sp, &k);
+    if (rc == CCM_ENOTFOUND || zend <= sp->start_us)
+        return s_put(txn, db->alone, &k, sp->end_us); /* a step that reaches past nothing */
+    if (cap) {
+        size_t n = z.len - p.len - 8 - 1;
+        n = n < cap - 1 ? n : cap - 1;
+        memcpy(example, (const char *)z.buf + p.len + 8, n);
+        example[n] = '\0';
+    }
+    rc = s_flag_alone(txn, db, sp, flag, arg);
+    return rc ? rc : s_steps_insert(txn, db, sp, &k);
 }
 
 int ccm_overlap_remove(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
@@ -309,11 +327,12 @@ int ccm_overlap_remove(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overl
     if (k.err)
         return 0; /* never indexed */
     int rc = ccm_store_del(txn, db->alone, k.buf, k.len);
-    if (rc == 0 || rc == CCM_ENOTFOUND)
-        rc = ccm_store_del(txn, db->reach, k.buf, k.len);
+    if (rc != CCM_ENOTFOUND)
+        return rc; /* unflagged: it reached past nothing (or an error) */
+    rc = ccm_store_del(txn, db->steps, k.buf, k.len);
     if (rc == CCM_ENOTFOUND)
         return 0; /* not a step: nothing was reached past through it */
-    return rc ? rc : s_reach_rebuild(txn, db, sp, &k, active, arg);
+    return rc ? rc : s_steps_rebuild(txn, db, sp, &k, active, arg);
 }
 
 int ccm_overlap_restore(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_span_t *sp,
@@ -323,6 +342,7 @@ int ccm_overlap_restore(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_over
         return 0;
     ccm_key_t k;
     s_key(&k, sp);
-    int rc = flagged ? 0 : s_put(txn, db->alone, &k, sp->end_us);
-    return rc ? rc : s_reach_insert(txn, db, sp, &k);
+    if (!flagged)
+        return s_put(txn, db->alone, &k, sp->end_us);
+    return k.err ? CCM_EINVAL : s_steps_insert(txn, db, sp, &k);
 }

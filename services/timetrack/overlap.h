@@ -2,20 +2,23 @@
  * O(log n) index operations per entry whatever the performer's history (a
  * shared main line mapped to one staff id may carry thousands of calls at once).
  *
- * Two databases, keyed clinic · performer · start µs · id -> end µs (u64
- * big-endian), hold some of the active entries of positive length:
- *   overlap_reach  the staircase: the entries that no entry before them (in key
- *                  order) reaches as far as. Their ends rise with their starts,
- *                  so the last of them starting before e has the furthest end of
- *                  all entries starting before e: one seek tells whether [s, e)
- *                  overlaps any entry, and names one it overlaps;
- *   overlap_alone  the entries not flagged as overlapping yet. They are pairwise
- *                  disjoint (a new entry flags every one it overlaps and joins
- *                  only when it overlaps nothing), so those a new entry overlaps
- *                  are one run of neighbours: each is flagged once and leaves.
- * An entry of a shared line (overlapped, and reached past by an earlier one) is
- * in neither. The caller's index of every entry with the same keys (month.h's
- * by_performer) rebuilds the staircase when a step goes.
+ * The staircase of a performer's active entries of positive length is the
+ * entries that no entry before them (in key order: start, then id) reaches as
+ * far as. Their ends rise with their starts, so the last of them starting
+ * before e has the furthest end of all entries starting before e: a seek tells
+ * whether [s, e) overlaps any entry, and names one it overlaps. Two databases,
+ * keyed clinic · performer · start µs · id -> end µs (u64 big-endian), hold it:
+ *   overlap_alone  the entries not flagged as overlapping yet. Each is a step
+ *                  (an entry reaching as far would overlap it), and they are
+ *                  pairwise disjoint (a new entry flags every one it overlaps
+ *                  and joins only when it overlaps nothing), so those a new entry
+ *                  overlaps are one run of neighbours: each is flagged once and
+ *                  moves to
+ *   overlap_steps  the flagged steps.
+ * So an entry that overlaps nothing costs one row; an entry of a shared line,
+ * overlapped and reached past by an earlier one, none. The caller's index of
+ * every entry with the same keys (month.h's by_performer) rebuilds the
+ * staircase when a flagged step goes.
  * An entry therefore records THAT it overlaps, with an example, not every pair;
  * existing entries are rewritten at most once, when they first become
  * overlapped. Nothing here decides what counts: lib/rules merges a patient's
@@ -31,12 +34,12 @@
 #include "ccm/store.h"
 
 typedef struct {
-    MDB_dbi reach, alone;
+    MDB_dbi steps, alone;
     MDB_dbi all; /* the caller's: every entry ever added, active or not, keyed and valued as
                     above (zero-length ones may be there too) */
 } ccm_overlap_db_t;
 
-/* Looks overlap_reach and overlap_alone up in an open store (the caller lists
+/* Looks overlap_steps and overlap_alone up in an open store (the caller lists
  * them among its databases); all is the caller's index of every entry. 0 or
  * CCM_ENOTFOUND. */
 int ccm_overlap_bind(ccm_overlap_db_t *db, ccm_store_t *store, MDB_dbi all);
@@ -69,7 +72,7 @@ int ccm_overlap_add(MDB_txn *txn, const ccm_overlap_db_t *db, const ccm_overlap_
 typedef bool (*ccm_overlap_active_fn)(const char *id, void *arg, int *rc);
 
 /* Forgets an entry that is no longer active (voided, amended). When it was a
- * staircase step, the rows of db->all it reached past are rescanned until one
+ * flagged step, the rows of db->all it reached past are rescanned until one
  * reaches as far, asking active() about each that would become a step (O(1) for
  * simultaneous calls; at worst the entries it covered). 0 (also when sp was not
  * indexed), CCM_EMAPFULL, CCM_EIO, or active()'s code. */

@@ -47,7 +47,7 @@ typedef Ccm__Enrollment__Patient patient_t;
 
 const char *const ccm_timetrack_dbs[] = {
     "patients",     "people", "careplans",     "entries",       "by_patient",
-    "by_performer", "months", "overlap_reach", "overlap_alone", NULL};
+    "by_performer", "months", "overlap_steps", "overlap_alone", NULL};
 
 /* A configured clinic: its zone and its type for lib/rules. */
 typedef ccm_clinic_info_t clinic_t;
@@ -172,9 +172,10 @@ static int s_overlap_index(ccm_timetrack_t *t, ccm_store_t *s)
     int rc = ccm_store_read_begin(s, &txn);
     if (rc)
         return rc;
-    MDB_stat ov, en;
-    bool need = mdb_stat(txn, t->ov.reach, &ov) == 0 && mdb_stat(txn, t->db.entries, &en) == 0 &&
-                ov.ms_entries == 0 && en.ms_entries > 0;
+    MDB_stat al, st, en;
+    bool need = mdb_stat(txn, t->ov.alone, &al) == 0 && mdb_stat(txn, t->ov.steps, &st) == 0 &&
+                mdb_stat(txn, t->db.entries, &en) == 0 && al.ms_entries == 0 &&
+                st.ms_entries == 0 && en.ms_entries > 0;
     mdb_txn_abort(txn);
     if (!need)
         return 0;

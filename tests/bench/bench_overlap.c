@@ -28,7 +28,7 @@ typedef struct {
     ccm_overlap_db_t db;
 } fx_t;
 
-static const char *const s_dbs[] = {"overlap_reach", "overlap_alone", "all", NULL};
+static const char *const s_dbs[] = {"overlap_steps", "overlap_alone", "all", NULL};
 
 static int s_rm_dir(const char *dir)
 {
@@ -199,10 +199,11 @@ static int s_want_alone(const model_t *m, const ent_t *e)
     return e->active && !e->flagged;
 }
 
-/* Active, and no active entry before it in key order reaches as far. */
-static int s_want_reach(const model_t *m, const ent_t *e)
+/* Flagged, and no active entry before it in key order reaches as far: a step
+ * that is not alone. */
+static int s_want_steps(const model_t *m, const ent_t *e)
 {
-    if (!e->active)
+    if (!e->active || !e->flagged)
         return 0;
     for (size_t i = 0; i < m->n; i++) {
         const ent_t *o = &m->e[i];
@@ -218,7 +219,7 @@ static void s_check_all(model_t *m, fx_t *f, const char *const *performers)
     MDB_txn *txn = s_begin(f);
     for (int i = 0; performers[i]; i++) {
         s_check_db(m, txn, f->db.alone, performers[i], s_want_alone, "alone");
-        s_check_db(m, txn, f->db.reach, performers[i], s_want_reach, "reach");
+        s_check_db(m, txn, f->db.steps, performers[i], s_want_steps, "steps");
     }
     mdb_txn_abort(txn);
 }
