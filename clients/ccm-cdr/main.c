@@ -57,10 +57,13 @@ static const char s_usage[] =
     "  --once         with --follow: stop when every file is read and acknowledged\n"
     "  --timezone Z   IANA zone of Asterisk/FreeSWITCH dates ([defaults] timezone)\n"
     "  --gmt          those dates are UTC (cdr.conf usegmtime; [defaults] gmt = yes)\n"
-    "  --timeout MS   reply timeout before a resend (default 2500)\n"
+    "  --timeout MS   least reply timeout before a resend (default 2500; grows\n"
+    "                 with the replies' round trip, doubles per try of a request)\n"
     "  --deadline S   give up after S seconds with events still pending (exit 1)\n"
     "  --from-start   ignore stored read positions (delivered ids still dedupe)\n"
     "  --dry-run      print the time entries as JSON lines; no state, no network\n"
+    "  --window N     requests in flight at most (default 256); fewer while replies\n"
+    "                 are late: halved on timeouts, +1 per window of quick replies\n"
     "  --json         final summary as JSON on stdout\n"
     "exit: 0 all read events acknowledged or refused, 1 fatal error or pending, 2 usage\n";
 
@@ -161,10 +164,11 @@ static void s_progress(run_t *run)
     static const ccm_cdr_sender_stats_t none;
     const ccm_cdr_sender_stats_t *st = run->sender ? ccm_cdr_sender_stats(run->sender) : &none;
     fprintf(stderr,
-            "\r\033[Kread %" PRIu64 "  new %" PRIu64 "  sent %" PRIu64 "  acknowledged %" PRIu64
-            "  skipped %" PRIu64 "  refused %" PRIu64 "  errors %" PRIu64 "  pending %" PRIu64,
-            run->c.read, run->c.queued, st->sent, st->acked, run->c.skipped, st->refused,
-            run->c.errors, run->pending);
+            "\r\033[Kread %" PRIu64 "  new %" PRIu64 "  sent %" PRIu64 "  resent %" PRIu64
+            "  acknowledged %" PRIu64 "  skipped %" PRIu64 "  refused %" PRIu64 "  errors %" PRIu64
+            "  pending %" PRIu64 "  window %d",
+            run->c.read, run->c.queued, st->sent, st->resent, st->acked, run->c.skipped,
+            st->refused, run->c.errors, run->pending, st->window);
     run->progress_shown = true;
 }
 
@@ -325,23 +329,33 @@ static void s_summary(run_t *run, bool json, int64_t started_ms)
     static const ccm_cdr_sender_stats_t none;
     const ccm_cdr_sender_stats_t *st = run->sender ? ccm_cdr_sender_stats(run->sender) : &none;
     double secs = (double)(s_now_ms() - started_ms) / 1000.0;
+    double ratio = run->sender ? ccm_cdr_sender_resend_ratio(run->sender) : 0.0;
     s_clear_progress(run);
     fprintf(stderr,
             "ccm-cdr: read %" PRIu64 ", new %" PRIu64 " (%" PRIu64 " s), duplicates %" PRIu64
             ", skipped %" PRIu64 ", errors %" PRIu64 ", sent %" PRIu64 ", resent %" PRIu64
-            ", acknowledged %" PRIu64 ", refused %" PRIu64 ", pending %" PRIu64 " in %.1f s\n",
+            " (%.2f per send), acknowledged %" PRIu64 ", refused %" PRIu64 ", pending %" PRIu64
+            " in %.1f s\n",
             run->c.read, run->c.queued, run->c.seconds, run->c.duplicates, run->c.skipped,
-            run->c.errors, st->sent, st->resent, st->acked, st->refused, run->pending, secs);
+            run->c.errors, st->sent, st->resent, ratio, st->acked, st->refused, run->pending, secs);
+    if (run->sender && (st->timeouts || st->reconnects))
+        fprintf(stderr,
+                "ccm-cdr: %" PRIu64 " replies late, %" PRIu64
+                " reconnects; window now %d (smallest %d), reply timeout %d ms\n",
+                st->timeouts, st->reconnects, st->window, st->window_min, st->timeout_ms);
     if (!json)
         return;
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-                          "read", (json_int_t)run->c.read, "new", (json_int_t)run->c.queued,
-                          "seconds", (json_int_t)run->c.seconds, "duplicates",
-                          (json_int_t)run->c.duplicates, "skipped", (json_int_t)run->c.skipped,
-                          "errors", (json_int_t)run->c.errors, "sent", (json_int_t)st->sent,
-                          "resent", (json_int_t)st->resent, "acknowledged", (json_int_t)st->acked,
-                          "refused", (json_int_t)st->refused, "pending", (json_int_t)run->pending,
-                          "reconnects", (json_int_t)st->reconnects, "elapsed", secs);
+    json_t *j =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, "
+                  "s:I, s:i, s:i, s:i, s:f}",
+                  "read", (json_int_t)run->c.read, "new", (json_int_t)run->c.queued, "seconds",
+                  (json_int_t)run->c.seconds, "duplicates", (json_int_t)run->c.duplicates,
+                  "skipped", (json_int_t)run->c.skipped, "errors", (json_int_t)run->c.errors,
+                  "sent", (json_int_t)st->sent, "resent", (json_int_t)st->resent, "resend_ratio",
+                  ratio, "acknowledged", (json_int_t)st->acked, "refused", (json_int_t)st->refused,
+                  "pending", (json_int_t)run->pending, "reconnects", (json_int_t)st->reconnects,
+                  "timeouts", (json_int_t)st->timeouts, "window", st->window, "window_min",
+                  st->window_min, "timeout_ms", st->timeout_ms, "elapsed", secs);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     if (s)
         puts(s);

@@ -3,6 +3,16 @@
  * outbox only when its reply is OK or a definitive refusal (INVALID_ARGUMENT,
  * NOT_FOUND, CONFLICT, FAILED_PRECONDITION), resends after a timeout.
  *
+ * It adapts to the service's pace as TCP does (AIMD): at most `cwnd` requests
+ * are in flight, cwnd starting at CCM_CDR_WINDOW_START and growing by one per
+ * quick reply (slow start) until the first timeout, then by one per window of
+ * quick replies, up to the caller's window; every timeout event halves it (once
+ * per reply timeout). The reply timeout follows the replies' round-trip time
+ * (srtt + 4 rttvar from replies to first sends, Karn), never below the caller's
+ * timeout; a request that timed out is resent as the window allows, its next
+ * timeout doubled with each try (up to 8x) and spread by jitter. A slow service
+ * therefore sees fewer requests, not a resend storm.
+ *
  * No reply at all for a timeout while requests are in flight means the broker or
  * the service is down: the socket is replaced (its replies are lost with it) and
  * everything in flight is resent, with the wait doubling up to 8 timeouts while
@@ -22,6 +32,8 @@
 
 /* Requests in flight at most by default: enough to feed group commit. */
 #define CCM_CDR_WINDOW_DEFAULT 256
+/* The window a sender starts with (slow start doubles it per round trip). */
+#define CCM_CDR_WINDOW_START 8
 
 typedef struct ccm_cdr_sender ccm_cdr_sender_t;
 
@@ -31,6 +43,10 @@ typedef struct {
     uint64_t acked;      /* OK replies */
     uint64_t refused;    /* definitive refusals (removed from the outbox) */
     uint64_t reconnects; /* sockets replaced */
+    uint64_t timeouts;   /* requests whose reply did not come in time */
+    int window;          /* requests allowed in flight now (cwnd) */
+    int window_min;      /* the smallest window after a cut (the caller's when none) */
+    int timeout_ms;      /* the reply timeout now */
     bool denied;         /* a PERMISSION_DENIED reply arrived */
 } ccm_cdr_sender_stats_t;
 
@@ -38,8 +54,9 @@ typedef struct {
  * and the service's message. */
 typedef void (*ccm_cdr_refused_fn)(const char *id, int code, const char *message, void *arg);
 
-/* client and ob are borrowed and must outlive the sender. window >= 1,
- * timeout_ms > 0. NULL when out of memory. */
+/* client and ob are borrowed and must outlive the sender. window >= 1 (the
+ * most in flight), timeout_ms > 0 (the least reply timeout). NULL when out of
+ * memory. */
 ccm_cdr_sender_t *ccm_cdr_sender_new(ccm_client_t *client, ccm_cdr_outbox_t *ob, int window,
                                      int timeout_ms, ccm_cdr_refused_fn on_refused, void *arg);
 void ccm_cdr_sender_destroy(ccm_cdr_sender_t **p);
@@ -50,6 +67,9 @@ void ccm_cdr_sender_destroy(ccm_cdr_sender_t **p);
  * records them in one outbox transaction, and handles timeouts.
  * 0, or CCM_EIO (the outbox could not be read or written: fatal). */
 int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms);
+
+/* Resends per first send so far (0 when nothing was sent). */
+double ccm_cdr_sender_resend_ratio(const ccm_cdr_sender_t *s);
 
 /* Requests in the window (sent or waiting to be resent). */
 unsigned ccm_cdr_sender_inflight(const ccm_cdr_sender_t *s);

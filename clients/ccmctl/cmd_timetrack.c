@@ -1,5 +1,6 @@
 /* ccmctl time … / month … — the timetrack service's commands. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct {
     const char *clinic, *mrn, *performer, *start, *activity, *service, *source, *event_id;
     const char *id, *reason, *month, *request_id;
     long seconds;
+    bool element; /* --element: a documented APCM service element (0 seconds) */
 } args_t;
 
 static int s_parse(ccmctl_t *ctl, int argc, char **argv, args_t *a)
@@ -33,6 +35,7 @@ static int s_parse(ccmctl_t *ctl, int argc, char **argv, args_t *a)
                                          {"reason", required_argument, 0, 'r'},
                                          {"month", required_argument, 0, 'n'},
                                          {"request-id", required_argument, 0, 'R'},
+                                         {"element", no_argument, 0, 'E'},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->clinic = ctl->clinic;
@@ -64,6 +67,7 @@ static int s_parse(ccmctl_t *ctl, int argc, char **argv, args_t *a)
         case 'r': a->reason = optarg; break;
         case 'n': a->month = optarg; break;
         case 'R': a->request_id = optarg; break;
+        case 'E': a->element = true; break;
         case ':': return ccmctl_usage("%s needs a value", argv[optind - 1]);
         default: return ccmctl_usage("unknown option %s", argv[optind - 1]);
         }
@@ -95,10 +99,12 @@ static void s_print_entry(const Ccm__Timetrack__TimeEntry *e)
     char t[40];
     const ProtobufCEnumValue *sv =
         protobuf_c_enum_descriptor_get_value(&ccm__timetrack__service_tag__descriptor, e->service);
-    printf("%-28s %s  %4lld:%02lld  %-5s %-8s %-8s %s", e->id,
-           ccmctl_time(e->start_us, t, sizeof t), (long long)(e->seconds / 60),
-           (long long)(e->seconds % 60), sv ? sv->name : "?", e->performer,
-           e->state < 4 ? states[e->state] : "?", e->activity);
+    char length[32] = "element"; /* an APCM service element has no minutes */
+    if (e->seconds > 0)
+        snprintf(length, sizeof length, "%4lld:%02lld", (long long)(e->seconds / 60),
+                 (long long)(e->seconds % 60));
+    printf("%-28s %s  %7s  %-5s %-8s %-8s %s", e->id, ccmctl_time(e->start_us, t, sizeof t), length,
+           sv ? sv->name : "?", e->performer, e->state < 4 ? states[e->state] : "?", e->activity);
     if (e->n_overlaps)
         printf("  OVERLAPS %s%s", e->overlaps[0], e->n_overlaps > 1 ? ",…" : "");
     if (e->reason[0])
@@ -169,9 +175,18 @@ int ccmctl_cmd_time(ccmctl_t *ctl, int argc, char **argv)
     Ccm__Timetrack__Request req = CCM__TIMETRACK__REQUEST__INIT;
     req.request_id = (char *)(a.request_id ? a.request_id : rid);
     if (strcmp(verb, "add") == 0) {
+        /* An APCM service element is documented, not timed: --element (or
+         * --minutes 0 with --service APCM; timetrack refuses 0 for others). */
+        if (a.element && a.seconds >= 0)
+            return ccmctl_usage("--element is a documented APCM service element without "
+                                "minutes: give no --minutes or --seconds");
+        if (a.element && (!a.service || strcmp(a.service, "APCM") != 0))
+            return ccmctl_usage("--element needs --service APCM");
+        if (a.element)
+            a.seconds = 0;
         if ((rc = s_need("--clinic", a.clinic)) || (rc = s_need("--mrn", a.mrn)) ||
             (rc = s_need("--performer", a.performer)) || (rc = s_need("--start", a.start)) ||
-            (rc = s_need("--minutes or --seconds", a.seconds >= 0 ? "" : NULL)))
+            (rc = s_need("--minutes, --seconds or --element", a.seconds >= 0 ? "" : NULL)))
             return rc;
         int64_t start;
         if (ccm_tz_parse_instant(a.start, &start) != 0)

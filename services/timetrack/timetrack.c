@@ -9,6 +9,7 @@
 #include "timetrack.h"
 
 #include "month.h"
+#include "overlap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +35,19 @@
 #define S_CLOCK_SKEW_US (120 * 1000000LL)
 /* Entries of one patient-month evaluated at most. */
 #define S_MONTH_ENTRIES_MAX 4096
+/* Overlapping entries a new entry names at most (it records THAT it overlaps,
+ * with examples, not every pair: a shared line may overlap thousands). */
+#define S_OVERLAP_EXAMPLES 3
+/* An entry id: "SOURCE:" + source_event_id. */
+#define S_ID_MAX (S_EVENT_ID_MAX + 8)
 
 typedef Ccm__Timetrack__TimeEntry entry_t;
 typedef Ccm__Timetrack__Reply reply_t;
 typedef Ccm__Enrollment__Patient patient_t;
 
-const char *const ccm_timetrack_dbs[] = {"patients",   "people",       "careplans", "entries",
-                                         "by_patient", "by_performer", "months",    NULL};
+const char *const ccm_timetrack_dbs[] = {
+    "patients",     "people", "careplans",     "entries",       "by_patient",
+    "by_performer", "months", "overlap_steps", "overlap_alone", NULL};
 
 /* A configured clinic: its zone and its type for lib/rules. */
 typedef ccm_clinic_info_t clinic_t;
@@ -51,6 +58,7 @@ struct ccm_timetrack {
     ccm_rules_config_t cfg; /* rules defaults */
     ccm_month_db_t db;      /* followed facts and entries (services/common/month.h) */
     MDB_dbi months;         /* clinic mrn month(u32) -> total(u32) practitioner(u32) */
+    ccm_overlap_db_t ov;    /* each performer's active entries as intervals (overlap.h) */
 };
 
 /* ---- life cycle ---- */
@@ -120,12 +128,80 @@ static int s_on_careplan(ccm_worker_t *w, MDB_txn *txn, const Ccm__Envelope *ev,
     return ccm_month_on_careplan(txn, &((ccm_timetrack_t *)ctx)->db, ev);
 }
 
+/* ---- the overlap index ---- */
+
+/* The interval of e ([start, end); empty for an APCM service element). */
+static ccm_overlap_span_t s_span(const entry_t *e)
+{
+    return (ccm_overlap_span_t){e->clinic, e->performer, e->id, e->start_us,
+                                e->start_us + e->seconds * 1000000};
+}
+
+/* Batch item: indexes every active entry of a store written before the overlap
+ * index existed, as it is (flagged when it already lists overlaps). */
+static int s_restore(MDB_txn *txn, void *item, void *ctx)
+{
+    ccm_timetrack_t *t = ctx;
+    size_t *n = item;
+    *n = 0;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, t->db.entries, &cur) != 0)
+        return CCM_EIO;
+    int rc = 0;
+    MDB_val k, v;
+    for (int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST); r == 0 && rc == 0;
+         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        entry_t *e = ccm__timetrack__time_entry__unpack(NULL, v.mv_size, v.mv_data);
+        if (!e)
+            continue;
+        if (e->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE && e->seconds > 0) {
+            ccm_overlap_span_t sp = s_span(e);
+            rc = ccm_overlap_restore(txn, &t->ov, &sp, e->n_overlaps > 0);
+            (*n)++;
+        }
+        ccm__timetrack__time_entry__free_unpacked(e, NULL);
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Builds the overlap index once when the store has entries but no index. */
+static int s_overlap_index(ccm_timetrack_t *t, ccm_store_t *s)
+{
+    MDB_txn *txn;
+    int rc = ccm_store_read_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_stat al, st, en;
+    bool need = mdb_stat(txn, t->ov.alone, &al) == 0 && mdb_stat(txn, t->ov.steps, &st) == 0 &&
+                mdb_stat(txn, t->db.entries, &en) == 0 && al.ms_entries == 0 &&
+                st.ms_entries == 0 && en.ms_entries > 0;
+    mdb_txn_abort(txn);
+    if (!need)
+        return 0;
+    size_t n = 0;
+    void *item = &n;
+    int item_rc = 0;
+    rc = ccm_store_batch(s, &item, 1, s_restore, t, &item_rc);
+    if (rc == 0)
+        rc = item_rc;
+    if (rc)
+        ccm_error("event=overlap_index_failed error=\"%s\"", ccm_strerror(rc));
+    else if (n)
+        ccm_info("event=overlap_index_built entries=%zu", n);
+    return rc;
+}
+
 int ccm_timetrack_bind(ccm_timetrack_t *t, ccm_worker_t *w)
 {
     ccm_store_t *s = ccm_worker_store(w);
     int rc = ccm_month_bind(&t->db, s);
     if (!rc)
         rc = ccm_store_dbi(s, "months", &t->months);
+    if (!rc)
+        rc = ccm_overlap_bind(&t->ov, s, t->db.by_performer);
+    if (!rc)
+        rc = s_overlap_index(t, s);
     if (rc)
         return rc;
     static const char *const cp_types[] = {"careplan.established", "careplan.copy_given", NULL};
@@ -218,6 +294,12 @@ static int s_month_of(const clinic_t *c, int64_t us)
     return ccm_month_of(c->tz, us);
 }
 
+/* The last µs e covers (its start for a 0-second APCM element). */
+static int64_t s_last_us(const entry_t *e)
+{
+    return e->seconds > 0 ? e->start_us + e->seconds * 1000000 - 1 : e->start_us;
+}
+
 /* ---- threshold notices ---- */
 
 /* Re-evaluates the entry's month(s) and appends a "threshold" event for every
@@ -226,8 +308,7 @@ static int s_month_of(const clinic_t *c, int64_t us)
 static int s_thresholds(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_call_t *call,
                         const clinic_t *c, const entry_t *e)
 {
-    int32_t months[2] = {s_month_of(c, e->start_us),
-                         s_month_of(c, e->start_us + e->seconds * 1000000 - 1)};
+    int32_t months[2] = {s_month_of(c, e->start_us), s_month_of(c, s_last_us(e))};
     for (int i = 0; i < (months[1] != months[0] ? 2 : 1); i++) {
         month_t m;
         int rc = s_month(t, txn, c, e->mrn, months[i], &m);
@@ -317,51 +398,81 @@ static char *s_dup(const char *v)
     return d;
 }
 
+/* What the overlap index's callbacks need. */
+typedef struct {
+    ccm_timetrack_t *t;
+    MDB_txn *txn;
+    entry_t *e; /* the entry added or removed */
+} ov_call_t;
+
+/* Names id among e's examples unless it is there or they are enough. */
+static void s_example(entry_t *e, const char *id)
+{
+    if (!id[0] || e->n_overlaps >= S_OVERLAP_EXAMPLES)
+        return;
+    for (size_t i = 0; i < e->n_overlaps; i++)
+        if (strcmp(e->overlaps[i], id) == 0)
+            return;
+    char **a = realloc(e->overlaps, (e->n_overlaps + 1) * sizeof *a);
+    if (!a)
+        abort();
+    e->overlaps = a;
+    a[e->n_overlaps++] = s_dup(id);
+}
+
+/* ccm_overlap_flag_fn: entry id overlaps something for the first time: it
+ * records the new entry, once (its only rewrite for overlaps). */
+static int s_flag(const char *id, void *arg)
+{
+    ov_call_t *f = arg;
+    entry_t *o = ccm_month_get_entry(f->txn, &f->t->db, f->e->clinic, id);
+    if (!o)
+        return 0; /* indexed but unreadable: nothing to flag */
+    int rc = 0;
+    if (o->n_overlaps == 0) {
+        s_example(o, f->e->id);
+        rc = ccm_month_put_entry(f->txn, &f->t->db, o, false);
+    }
+    s_example(f->e, id);
+    ccm__timetrack__time_entry__free_unpacked(o, NULL);
+    return rc;
+}
+
 /* Flags overlaps of e with the performer's other active entries (on any
- * patient), and with the same interval of this patient arriving from another
- * source; flags both sides. Never changes what counts (lib/rules merges a
- * patient's overlaps, P-9): it makes them visible. */
+ * patient, the same interval arriving again from another source included): e
+ * names up to S_OVERLAP_EXAMPLES of them; an entry overlapped for the first
+ * time names e.
+ * A few index steps whatever the performer's history (overlap.h). Never changes
+ * what counts (lib/rules merges a patient's overlaps, P-9): it makes them visible. */
 static int s_overlaps(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
 {
-    const int64_t s0 = e->start_us, e0 = e->start_us + e->seconds * 1000000;
-    ccm_key_t from;
-    s_key2(&from, e->clinic, e->performer);
-    size_t prefix = from.len;
-    ccm_key_i64(&from, s0 - (int64_t)S_SECONDS_MAX * 1000000);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, t->db.by_performer, &cur) != 0)
-        return CCM_EIO;
-    int rc = 0;
-    MDB_val k = {from.len, from.buf}, v;
-    for (int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0 && rc == 0;
-         r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size <= prefix + 8 || memcmp(k.mv_data, from.buf, prefix) != 0 || v.mv_size != 8)
-            break;
-        int64_t s1 = (int64_t)(ccm_be_get_u64((const uint8_t *)k.mv_data + prefix) ^ (1ULL << 63));
-        int64_t e1 = (int64_t)ccm_be_get_u64(v.mv_data);
-        if (s1 >= e0)
-            break;
-        const char *id = (const char *)k.mv_data + prefix + 8;
-        if (e1 <= s0 || strcmp(id, e->id) == 0)
-            continue;
-        entry_t *o = ccm_month_get_entry(txn, &t->db, e->clinic, id);
-        if (!o)
-            continue;
-        if (o->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE && o->n_overlaps < 64) {
-            char **a = realloc(o->overlaps, (o->n_overlaps + 1) * sizeof *a);
-            char **b = realloc(e->overlaps, (e->n_overlaps + 1) * sizeof *b);
-            if (!a || !b)
-                abort();
-            o->overlaps = a;
-            a[o->n_overlaps++] = s_dup(e->id);
-            e->overlaps = b;
-            b[e->n_overlaps++] = s_dup(o->id);
-            rc = ccm_month_put_entry(txn, &t->db, o, false);
-        }
-        ccm__timetrack__time_entry__free_unpacked(o, NULL);
-    }
-    mdb_cursor_close(cur);
+    ccm_overlap_span_t sp = s_span(e);
+    char example[S_ID_MAX + 1];
+    ov_call_t f = {t, txn, e};
+    int rc = ccm_overlap_add(txn, &t->ov, &sp, example, sizeof example, s_flag, &f);
+    if (rc == 0)
+        s_example(e, example);
     return rc;
+}
+
+/* ccm_overlap_active_fn: whether the stored entry id is still active. */
+static bool s_is_active(const char *id, void *arg, int *rc)
+{
+    (void)rc;
+    ov_call_t *f = arg;
+    entry_t *o = ccm_month_get_entry(f->txn, &f->t->db, f->e->clinic, id);
+    bool active = o && o->state == CCM__TIMETRACK__ENTRY_STATE__ACTIVE;
+    if (o)
+        ccm__timetrack__time_entry__free_unpacked(o, NULL);
+    return active;
+}
+
+/* Takes e, no longer active, out of the overlap index. */
+static int s_overlaps_remove(ccm_timetrack_t *t, MDB_txn *txn, entry_t *e)
+{
+    ccm_overlap_span_t sp = s_span(e);
+    ov_call_t f = {t, txn, e};
+    return ccm_overlap_remove(txn, &t->ov, &sp, s_is_active, &f);
 }
 
 /* Validates an AddTimeEntry of operation op; fills the new entry. */
@@ -380,8 +491,11 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
                                "%s.performer: no staff member or practitioner %s in clinic %s "
                                "(known from enrollment)",
                                op, in->performer, in->clinic);
-    if (in->seconds <= 0)
-        return s_bad(call, op, "seconds", "must be positive");
+    /* A documented APCM service element counts as done, not by its minutes
+     * (ccm-rules.md §8): it is the one entry that may last 0 seconds. */
+    if (in->seconds < 0 || (in->seconds == 0 && in->service != CCM__TIMETRACK__SERVICE_TAG__APCM))
+        return s_bad(call, op, "seconds",
+                     "must be positive (0 only for an APCM service element, service APCM)");
     if (in->seconds > S_SECONDS_MAX)
         return s_bad(call, op, "seconds", "more than 24 hours is not a believable entry");
     if (in->start_us <= 0)
@@ -519,7 +633,9 @@ static int s_void(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker_
         return rc;
     e->state = CCM__TIMETRACK__ENTRY_STATE__VOIDED;
     s_set(&e->reason, in->reason);
-    rc = s_save(t, w, txn, call, e, false, "entry.voided");
+    rc = s_overlaps_remove(t, txn, e);
+    if (rc == 0)
+        rc = s_save(t, w, txn, call, e, false, "entry.voided");
     if (rc == 0)
         rc = s_thresholds(t, w, txn, call, c, e);
     if (rc == 0) {
@@ -557,7 +673,9 @@ static int s_amend(ccm_timetrack_t *t, ccm_worker_t *w, MDB_txn *txn, ccm_worker
         s_set(&old->reason, in->reason);
         s_set(&e->corrects, old->id);
         s_set(&e->reason, in->reason);
-        rc = s_save(t, w, txn, call, old, false, "entry.amended");
+        rc = s_overlaps_remove(t, txn, old);
+        if (rc == 0)
+            rc = s_save(t, w, txn, call, old, false, "entry.amended");
         if (rc == 0)
             rc = s_thresholds(t, w, txn, call, c, old);
         rc = rc ? ccm_worker_store_fail(call, rc)
@@ -597,7 +715,7 @@ static int s_list(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call,
         if (!e)
             continue;
         if (month >= 0 && s_month_of(c, e->start_us) != month &&
-            s_month_of(c, e->start_us + e->seconds * 1000000 - 1) != month) {
+            s_month_of(c, s_last_us(e)) != month) {
             ccm__timetrack__time_entry__free_unpacked(e, NULL);
             continue;
         }

@@ -26,8 +26,9 @@ def free_port():
 
 class Stack:
     def __init__(self, build, services=("enrollment",), clinics=("C01", "C02"), keep=False,
-                 extra=None):
-        """extra: optional {service: {key: value}} written into that service's section."""
+                 extra=None, zones=None):
+        """extra: optional {service: {key: value}} written into that service's section.
+        zones: optional {clinic: IANA zone}; clinics not named are in America/New_York."""
         self.build = os.path.abspath(build)
         self.dir = tempfile.mkdtemp(prefix="ccm-test-")
         self.keep = keep
@@ -50,8 +51,9 @@ class Stack:
                     f.write("%s = %s\n\n" % (k, v))  # still in section [s]
             f.write("[client]\nbroker = %s\ntimeout_ms = 1500\nretries = 2\n\n" % self.broker_ep)
             for c in clinics:
-                f.write("[clinic %s]\nname = Clinic %s\ntimezone = America/New_York\n"
-                        "type = PHYSICIAN_PRACTICE\nplace_of_service = 11\n\n" % (c, c))
+                f.write("[clinic %s]\nname = Clinic %s\ntimezone = %s\n"
+                        "type = PHYSICIAN_PRACTICE\nplace_of_service = 11\n\n"
+                        % (c, c, (zones or {}).get(c, "America/New_York")))
 
     # ---- processes ----
     def binary(self, name):
@@ -145,6 +147,27 @@ class Stack:
             for name in self.logs:
                 sys.stderr.write("---- %s log (tail) ----\n%s\n" % (name, self.log(name)[-4000:]))
         self.close()
+
+
+def wait_until(cond, what, timeout=20.0, interval=0.05):
+    """Polls cond() until it returns something truthy (returned) or the deadline passes."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() >= deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def parallel(fn, items, workers=4):
+    """fn(item) for every item on a few threads (each typically runs real clients);
+    returns the results in order; the first exception is raised after all finish."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futures = [ex.submit(fn, it) for it in items]
+    return [f.result() for f in futures]
 
 
 def run_tests(tests):

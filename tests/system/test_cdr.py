@@ -5,7 +5,9 @@ unanswered, duplicate and malformed lines), maps extensions and account codes to
 staff and patients, and delivers answered talk time to the real timetrack
 service through the broker. Importing the same file again changes nothing; an
 importer SIGKILLed in the middle of a large file and restarted ends with exact
-totals.
+totals; a shared line whose calls all map to one staff id (rounds of
+simultaneous calls) lands every call once, flagged as overlapping, with the
+patients' minutes counted once.
 Usage: test_cdr.py BUILD_DIR
 """
 import json
@@ -70,6 +72,18 @@ def cdr(s, fmt, path, state, *extra, timeout=120):
            "--clinic", "C01", "--broker", s.broker_ep, "--state", state, "--json",
            "--timeout", "1000", "--deadline", "90"] + list(extra) + [path]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def consent(s, mrn):
+    """Makes the patient's CCM minutes countable: conditions, a visit, consent."""
+    for code in ("E11.9", "I50.9"):
+        s.ctl("condition", "add", "--clinic", "C01", "--mrn", mrn, "--icd10", code,
+              "--expected-months", "24", "--high-risk")
+    s.ctl("visit", "add", "--clinic", "C01", "--mrn", mrn, "--code", "99213",
+          "--date", "2025-12-01", "--npi", NPI)
+    s.ctl("consent", "record", "--clinic", "C01", "--mrn", mrn, "--program", "CCM",
+          "--method", "VERBAL", "--at", "2026-01-10T10:00:00-05:00", "--staff", "rn1",
+          "--billing-npi", NPI, "--disclosed", "cost-sharing,one-practitioner,right-to-stop")
 
 
 def entries(s, mrn):
@@ -251,10 +265,69 @@ def test_sigkill_mid_import_ends_with_exact_totals():
         assert got == {k: tuple(v) for k, v in total.items()}, (got, total)
 
 
+def test_shared_line_simultaneous_calls_land_once_flagged():
+    """A queue extension mapped to one staff id: each round's calls start at the
+    same instant. Every call lands once; every entry says it overlaps, naming
+    entries it really overlaps; a patient's minutes are the union of its calls."""
+    rounds, per_round = 3, 200
+    base = 1794319200  # 2026-11-10T14:00:00Z (09:00 in New York)
+    with stack() as s:
+        setup_people(s)
+        for mrn in ("1042", "1043"):
+            consent(s, mrn)
+        path = os.path.join(s.dir, "queue.jsonl")
+        want = {"1042": [0, 0], "1043": [0, 0]}  # entries, seconds
+        longest = {}  # (mrn, round) -> seconds: the union of simultaneous calls
+        with open(path, "w") as f:
+            for r in range(rounds):
+                start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + r * 3600))
+                for i in range(per_round):
+                    mrn = "1042" if i % 2 == 0 else "1043"
+                    secs = 60 * (1 + i % 7)
+                    f.write(json.dumps({"id": "q-%d-%d" % (r, i), "patient": mrn,
+                                        "staff": "rn1", "start": start, "seconds": secs}) + "\n")
+                    want[mrn][0] += 1
+                    want[mrn][1] += secs
+                    longest[mrn, r] = max(longest.get((mrn, r), 0), secs)
+        r = cdr(s, "jsonl", path, os.path.join(s.dir, "cdr-state"), "--window", "64")
+        assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-2000:])
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
+        assert summary["acknowledged"] == rounds * per_round and summary["pending"] == 0, summary
+        assert "resend_ratio" in summary and "window" in summary, summary
+        got, spans = {}, {}
+        for mrn in ("1042", "1043"):
+            es = entries(s, mrn)
+            assert len({e["id"] for e in es}) == len(es), "an id listed twice"
+            got[mrn] = [len(es), sum(e["seconds"] for e in es)]
+            for e in es:
+                spans[e["id"]] = (e["start_us"], e["start_us"] + e["seconds"] * 1000000, e)
+        assert got == want, (got, want)
+        for eid, (s0, e0, e) in spans.items():
+            examples = e.get("overlaps", [])
+            assert 1 <= len(examples) <= 3, (eid, examples)
+            for x in examples:  # each names another entry of rn1 that overlaps it
+                assert x != eid and x in spans, (eid, x)
+                s1, e1, _ = spans[x]
+                assert s1 < e0 and s0 < e1, (eid, x)
+        for mrn in ("1042", "1043"):
+            st = s.ctl_json("month", "status", "--clinic", "C01", "--mrn", mrn,
+                            "--month", "2026-11")
+            union = sum(longest[mrn, k] for k in range(rounds)) // 60
+            assert st["total_minutes"] == union, (mrn, st, union)
+        # exactly once: a fresh importer sends every call again; nothing changes
+        seq = s.ctl_json("stream", "fetch", "timetrack")["last_seq"]
+        r = cdr(s, "jsonl", path, os.path.join(s.dir, "fresh-state"), "--window", "64")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert s.ctl_json("stream", "fetch", "timetrack")["last_seq"] == seq
+        assert {m: [len(entries(s, m)), sum(e["seconds"] for e in entries(s, m))]
+                for m in ("1042", "1043")} == want
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_asterisk_imports_exactly_once,
                         test_freeswitch_imports_exactly_once,
                         test_kamailio_imports_exactly_once,
                         test_twilio_imports_exactly_once,
                         test_jsonl_imports_exactly_once,
-                        test_sigkill_mid_import_ends_with_exact_totals]))
+                        test_sigkill_mid_import_ends_with_exact_totals,
+                        test_shared_line_simultaneous_calls_land_once_flagged]))

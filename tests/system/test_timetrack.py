@@ -5,7 +5,8 @@ the future or last absurdly long; a source event arrives once however often it
 is sent; a threshold event reaches a FETCH subscriber when the 20th minute
 lands; `month status` agrees with `ccmctl evaluate` on the same facts,
 including a DST day and an entry that crosses a month end; corrections void
-without deleting; overlaps are flagged.
+without deleting; overlaps are flagged; a documented APCM service element is
+the one entry of 0 seconds.
 Usage: test_timetrack.py BUILD_DIR
 """
 import json
@@ -149,10 +150,59 @@ def test_overlaps_are_flagged_not_double_counted():
         lst = s.ctl_json("time", "list", "--clinic", "C01", "--mrn", "1042")["entries"]
         assert "MANUAL:x2" in lst[0]["overlaps"], lst
         # the same interval of the same patient from a second source counts once
-        add(s, "2026-11-05T10:00:00-05:00", 30, event="x3")
+        c = json.loads(add(s, "2026-11-05T10:00:00-05:00", 30, event="x3").stdout)
+        assert c["overlaps"] and set(c["overlaps"]) <= {a["id"], b["id"]}, c
         st = s.ctl_json("month", "status", "--clinic", "C01", "--mrn", "1042",
                         "--month", "2026-11")
         assert st["total_minutes"] == 30, st
+        # the first entry voided, x3 still covers 10:00-10:30: a later call
+        # overlapping only x3 says so (and a voided entry is never named)
+        s.ctl("time", "void", "--clinic", "C01", "--id", a["id"], "--reason", "dialled twice")
+        d = json.loads(add(s, "2026-11-05T10:25:00-05:00", 10, event="x4", mrn="2000").stdout)
+        assert d["overlaps"] == ["MANUAL:x3"], d
+        e = json.loads(add(s, "2026-11-05T10:40:00-05:00", 5, event="x5").stdout)
+        assert not e.get("overlaps"), e
+
+
+def test_apcm_element_is_the_only_zero_second_entry():
+    with stack() as s:
+        enroll(s)
+        wait_known(s)
+        el = json.loads(s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer",
+                              "rn1", "--start", "2026-11-04T10:00:00-05:00", "--service", "APCM",
+                              "--element", "--activity", "care plan reviewed", "--event-id",
+                              "apcm-1", "--json").stdout)
+        assert el["service"] == "APCM" and el.get("seconds", 0) == 0, el
+        assert el["state"] == "ACTIVE" and not el.get("overlaps"), el
+        # --minutes 0 says the same
+        el2 = json.loads(s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer",
+                               "rn2", "--start", "2026-11-05T10:00:00-05:00", "--service", "APCM",
+                               "--minutes", "0", "--event-id", "apcm-2", "--json").stdout)
+        assert el2.get("seconds", 0) == 0, el2
+        # an element never overlaps: timed work by the same nurse at the same instant
+        t = json.loads(add(s, "2026-11-04T09:55:00-05:00", 10, event="call-1").stdout)
+        assert not t.get("overlaps"), t
+        before = s.ctl_json("stream", "fetch", "timetrack")["last_seq"]
+        for service in ("CCM", "PCM", "TCM", "RPM", "BHI"):
+            r = s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
+                      "--start", "2026-11-06T10:00:00-05:00", "--service", service,
+                      "--seconds", "0", "--json", check=False)
+            assert r.returncode == 1, (service, r.stdout, r.stderr)
+            err = json.loads(r.stdout)["error"]
+            assert err["field"] == "seconds" and "APCM" in err["message"], (service, err)
+        # --element belongs to APCM and has no minutes: usage errors, nothing sent
+        for extra in (["--service", "CCM", "--element"], ["--element"],
+                      ["--service", "APCM", "--element", "--minutes", "5"]):
+            r = s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
+                      "--start", "2026-11-06T10:00:00-05:00", *extra, check=False)
+            assert r.returncode == 2 and "--element" in r.stderr, (extra, r.stderr)
+        assert s.ctl_json("stream", "fetch", "timetrack")["last_seq"] == before
+        lst = s.ctl("time", "list", "--clinic", "C01", "--mrn", "1042").stdout
+        assert "element" in lst, lst  # the length column of an element
+        # the elements add no CCM minutes
+        st = s.ctl_json("month", "status", "--clinic", "C01", "--mrn", "1042",
+                        "--month", "2026-11")
+        assert st["total_minutes"] == 10, st
 
 
 def case_json(month, entries):
@@ -231,5 +281,6 @@ if __name__ == "__main__":
                         test_same_source_event_counts_once_and_void_keeps_history,
                         test_threshold_event_when_the_20th_minute_lands,
                         test_overlaps_are_flagged_not_double_counted,
+                        test_apcm_element_is_the_only_zero_second_entry,
                         test_month_status_agrees_with_evaluate_across_dst_and_month_end,
                         test_forecast_lists_patients_below_threshold]))

@@ -1,6 +1,8 @@
 /* cdr delivery: the sender pipelines AddTimeEntry requests (request_id "cdr:<id>",
  * source CDR, source_event_id <id>), removes an event only on OK or a definitive
- * refusal, resends the very same bytes after a timeout or UNAVAILABLE; and the
+ * refusal, resends the very same bytes after a timeout or UNAVAILABLE; its window
+ * grows with quick replies, halves on a timeout and grows back one per window,
+ * and a slow peer gets few resends, not a storm; and the
  * ccm-cdr binary, run against a fake broker + timetrack in this process, delivers
  * a sample file exactly once, survives lost replies and a broker outage, and a
  * second run sends nothing. */
@@ -280,6 +282,196 @@ static void test_sender_permission_denied_keeps_event(void **state)
     ccm_cdr_outbox_destroy(&ob);
 }
 
+/* ---- pace: the window against fake peers ---- */
+
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define S_PEER_QUEUE 4096
+
+/* A fake broker + timetrack answering OK in arrival order (duplicates too, as
+ * the real service answers a repeat), one reply per pace_ms at most. */
+typedef struct {
+    ccm_frames_t *q[S_PEER_QUEUE]; /* requests waiting for their reply */
+    size_t head, tail;
+    int pace_ms;        /* 0: answer at once */
+    const char *ignore; /* request_id whose first copy is never answered */
+    bool ignored;
+    int requests;    /* received, duplicates included */
+    int max_waiting; /* the longest the queue got */
+    int64_t next_ms; /* the next reply not before */
+} peer_t;
+
+static void s_peer_step(fx_t *f, peer_t *p)
+{
+    ccm_frames_t *m;
+    while ((m = s_recv(f, 0)) != NULL) {
+        p->requests++;
+        Ccm__Timetrack__Request *r = s_unpack(m);
+        bool drop = p->ignore && !p->ignored && strcmp(r->request_id, p->ignore) == 0;
+        ccm__timetrack__request__free_unpacked(r, NULL);
+        if (drop) {
+            p->ignored = true;
+            ccm_frames_destroy(&m);
+            continue;
+        }
+        assert_true(p->tail - p->head < S_PEER_QUEUE);
+        p->q[p->tail++ % S_PEER_QUEUE] = m;
+        if ((int)(p->tail - p->head) > p->max_waiting)
+            p->max_waiting = (int)(p->tail - p->head);
+    }
+    int64_t now = s_mono_ms();
+    while (p->head < p->tail && now >= p->next_ms) {
+        m = p->q[p->head++ % S_PEER_QUEUE];
+        Ccm__Timetrack__Request *r = s_unpack(m);
+        s_reply(f, m, r->request_id, CCM__CODE__OK, "");
+        ccm__timetrack__request__free_unpacked(r, NULL);
+        ccm_frames_destroy(&m);
+        if (p->pace_ms)
+            p->next_ms = p->next_ms + p->pace_ms > now ? p->next_ms + p->pace_ms : now + p->pace_ms;
+    }
+}
+
+static void s_peer_clear(peer_t *p)
+{
+    while (p->head < p->tail)
+        ccm_frames_destroy(&p->q[p->head++ % S_PEER_QUEUE]);
+}
+
+/* Pumps sender and peer until nothing is pending (or limit_ms pass); checks on
+ * the way that no more requests are out than the window allows. */
+static void s_drive(fx_t *f, ccm_cdr_sender_t *s, ccm_cdr_outbox_t *ob, peer_t *p, int limit_ms)
+{
+    int64_t end = s_mono_ms() + limit_ms;
+    while (s_pending(ob) > 0 && s_mono_ms() < end) {
+        assert_int_equal(ccm_cdr_sender_pump(s, 2), 0);
+        s_peer_step(f, p);
+    }
+}
+
+static void s_add_many(ccm_cdr_outbox_t *ob, const char *prefix, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        s_add(ob, id, 60);
+    }
+}
+
+static void test_sender_window_grows_with_quick_replies(void **state)
+{
+    fx_t *f = *state;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/state", f->dir);
+    ccm_cdr_outbox_t *ob;
+    assert_int_equal(ccm_cdr_outbox_open(dir, 0, 0, &ob), 0);
+    s_add_many(ob, "g", 0, 200);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_cdr_sender_t *s = ccm_cdr_sender_new(c, ob, 32, 1000, NULL, NULL);
+    const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
+    assert_int_equal(st->window, CCM_CDR_WINDOW_START); /* starts small */
+    peer_t *p = calloc(1, sizeof *p);
+    /* the first step sends only the starting window */
+    assert_int_equal(ccm_cdr_sender_pump(s, 0), 0);
+    assert_int_equal(ccm_cdr_sender_inflight(s), CCM_CDR_WINDOW_START);
+    s_drive(f, s, ob, p, 10000);
+    assert_int_equal(s_pending(ob), 0);
+    assert_int_equal(st->acked, 200);
+    assert_int_equal(st->window, 32); /* grew to --window, not past it */
+    assert_int_equal(st->window_min, 32);
+    assert_int_equal(st->resent, 0);
+    assert_int_equal(st->timeouts, 0);
+    assert_true(p->max_waiting <= 32);
+    assert_true(ccm_cdr_sender_resend_ratio(s) == 0.0);
+    s_peer_clear(p);
+    free(p);
+    ccm_cdr_sender_destroy(&s);
+    ccm_client_destroy(&c);
+    ccm_cdr_outbox_destroy(&ob);
+}
+
+static void test_sender_window_halves_on_timeout_and_grows_back(void **state)
+{
+    fx_t *f = *state;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/state", f->dir);
+    ccm_cdr_outbox_t *ob;
+    assert_int_equal(ccm_cdr_outbox_open(dir, 0, 0, &ob), 0);
+    s_add_many(ob, "a", 0, 100);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_cdr_sender_t *s = ccm_cdr_sender_new(c, ob, 32, 300, NULL, NULL);
+    const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
+    peer_t *p = calloc(1, sizeof *p);
+    s_drive(f, s, ob, p, 10000);
+    assert_int_equal(st->window, 32);
+
+    /* one request's reply is lost while the others come: one timeout, halved */
+    s_add(ob, "late", 60);
+    p->ignore = "cdr:late";
+    int64_t t0 = s_mono_ms();
+    s_drive(f, s, ob, p, 10000);
+    assert_int_equal(s_pending(ob), 0);
+    assert_true(s_mono_ms() - t0 >= 300); /* resent only after the timeout */
+    assert_int_equal(st->timeouts, 1);
+    assert_int_equal(st->resent, 1);
+    assert_int_equal(st->window_min, 16);
+    assert_true(st->window >= 16 && st->window <= 17);
+
+    /* quick replies again: one more per window of them (16, 17, 18 … acks per
+     * step), not doubling: 200 acks take it to about 25, never back to 32 */
+    s_add_many(ob, "b", 0, 200);
+    s_drive(f, s, ob, p, 10000);
+    assert_int_equal(s_pending(ob), 0);
+    assert_int_equal(st->timeouts, 1);
+    assert_true(st->window >= 24 && st->window <= 26);
+    assert_int_equal(st->window_min, 16);
+    s_peer_clear(p);
+    free(p);
+    ccm_cdr_sender_destroy(&s);
+    ccm_client_destroy(&c);
+    ccm_cdr_outbox_destroy(&ob);
+}
+
+/* A peer that answers 100 requests a second at most, duplicates included (a
+ * commit-bound service): a window of 256 sent at once would wait 2.5 s in its
+ * queue against a 100 ms timeout and be resent over and over. The sender
+ * shrinks its window and backs off instead: every event is delivered with
+ * few resends, and the peer's queue stays short. */
+static void test_sender_slow_peer_bounded_resends(void **state)
+{
+    fx_t *f = *state;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/state", f->dir);
+    ccm_cdr_outbox_t *ob;
+    assert_int_equal(ccm_cdr_outbox_open(dir, 0, 0, &ob), 0);
+    const int n = 150;
+    s_add_many(ob, "s", 0, n);
+    ccm_client_t *c = ccm_client_new(f->endpoint);
+    ccm_cdr_sender_t *s = ccm_cdr_sender_new(c, ob, 256, 100, NULL, NULL);
+    const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
+    peer_t *p = calloc(1, sizeof *p);
+    p->pace_ms = 10;
+    s_drive(f, s, ob, p, 30000);
+    assert_int_equal(s_pending(ob), 0);
+    assert_int_equal(st->acked, (uint64_t)n);
+    assert_int_equal(st->reconnects, 0);
+    assert_true(st->timeouts >= 1);    /* it was too slow for the first windows */
+    assert_true(st->window_min <= 16); /* and the window came down */
+    assert_true(st->resent <= n / 4);  /* few resends, not a storm */
+    assert_true(p->requests <= n + n / 4);
+    assert_true(p->max_waiting <= 64);  /* the peer's queue stayed short */
+    assert_true(st->timeout_ms >= 100); /* the timeout followed the round trip */
+    s_peer_clear(p);
+    free(p);
+    ccm_cdr_sender_destroy(&s);
+    ccm_client_destroy(&c);
+    ccm_cdr_outbox_destroy(&ob);
+}
+
 /* ---- the binary against a fake timetrack ---- */
 
 typedef struct {
@@ -532,6 +724,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sender_acks_refusals_and_resends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sender_permission_denied_keeps_event, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_sender_window_grows_with_quick_replies, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_sender_window_halves_on_timeout_and_grows_back,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sender_slow_peer_bounded_resends, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_binary_exactly_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_binary_broker_outage_and_refusal, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_binary_rotated_while_down, s_setup, s_teardown),
