@@ -476,7 +476,8 @@ int ccm_rules_evaluate(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, co
  * today's. The caller hands over the whole history (every consent with its
  * interval, the billing practitioner, payer and condition attestations over
  * time, death); ccm_rules_month() builds one case per consent in force during
- * the month, evaluates each with ccm_rules_evaluate() and selects one: one
+ * the month (of a run of consents of one program to one practitioner within
+ * the month, the earliest and the latest), evaluates each with ccm_rules_evaluate() and selects one: one
  * practitioner and one program per patient-month (§1, §10). Selection [P]: a
  * claim beats no claim; among claims the highest amount; ties CCM > PCM > APCM,
  * then the later consent. With no consent in force the month is evaluated for

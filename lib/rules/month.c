@@ -111,6 +111,30 @@ static bool s_in_force(const ccm_consent_t *k, int64_t ms, int64_t me)
            (k->ended_at == CCM_INSTANT_NONE || k->ended_at > ms);
 }
 
+/* Consents of one program given to one practitioner follow each other (one
+ * active at a time), so several can be in force in one month only when the
+ * patient stopped and consented again within it. Of such a run only the
+ * earliest (it counts the most time while revocations count to the month's end,
+ * P-2) and the latest make a case [P]: a month stays one or two cases per
+ * program and practitioner however often consent was recorded. */
+static bool s_case_of(const ccm_facts_t *f, size_t i, int64_t ms, int64_t me)
+{
+    const ccm_consent_t *k = &f->consents[i];
+    if (!s_in_force(k, ms, me))
+        return false;
+    bool earlier = false, later = false;
+    for (size_t j = 0; j < f->n_consents; j++) {
+        const ccm_consent_t *o = &f->consents[j];
+        if (j == i || o->program != k->program || o->npi != k->npi || !s_in_force(o, ms, me))
+            continue;
+        if (o->at < k->at || (o->at == k->at && j < i))
+            earlier = true;
+        else
+            later = true;
+    }
+    return !earlier || !later;
+}
+
 /* The payer at the month's first instant; with every period starting later, the
  * earliest; with none, Medicare Part B. */
 static void s_payer(const ccm_facts_t *f, int64_t ms, ccm_payer_t *payer, bool *qmb)
@@ -233,9 +257,10 @@ int ccm_rules_month(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const
 
     size_t in_force = 0;
     for (size_t i = 0; i < f->n_consents; i++)
-        in_force += s_in_force(&f->consents[i], ms, me);
+        in_force += s_case_of(f, i, ms, me);
     if (in_force > CCM_RULES_MAX_MONTH_CASES)
-        return CCM_EINVAL; /* one patient-month, one practitioner: this is bad data */
+        return CCM_EINVAL; /* more practitioners and programs in one month than any
+                              real history has: bad data */
 
     /* carve the scratch: decision, conditions, evaluation scratch */
     unsigned char *p = scratch->buf;
@@ -275,7 +300,7 @@ int ccm_rules_month(const ccm_rules_config_t *cfg, const ccm_fees_t *fees, const
     int32_t best = -1;
     out->n_cases = 0;
     for (size_t i = 0; i < f->n_consents; i++) {
-        if (!s_in_force(&f->consents[i], ms, me))
+        if (!s_case_of(f, i, ms, me))
             continue;
         s_consent_case(cfg, f, &f->consents[i], ms, me, &c);
         ccm_decision_t *d = out->n_cases == 0 ? &out->d : tmp;

@@ -1682,15 +1682,31 @@ static void t_month_errors(void **state)
     x->consent[0].program = (ccm_program_t)7;
     assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
     x->consent[0].program = CCM_PROGRAM_CCM;
-    /* more consents in force than CCM_RULES_MAX_MONTH_CASES */
+    /* more practitioners' consents in force than CCM_RULES_MAX_MONTH_CASES */
     for (int i = 0; i < 9; i++)
-        x->consent[i] = consent(CCM_PROGRAM_CCM, NPI, "2024-10-02T10:00:00-04:00");
+        x->consent[i] = consent(CCM_PROGRAM_CCM, NPI + (uint64_t)i, "2024-10-02T10:00:00-04:00");
     x->f.n_consents = 9;
     assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), CCM_EINVAL);
     x->f.n_consents = 8;
     assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), 0);
     assert_int_equal(m->n_cases, 8);
-    assert_int_equal(m->consent, 7); /* all equal: the later consent */
+    assert_int_equal(m->consent, 0); /* the only consent to the billing practitioner NPI */
+    /* consent stopped and given again nine times in March: the earliest and the
+     * latest of the run make the cases, never an error */
+    static const char *const ats[9] = {
+        "2025-03-01T10:00:00-05:00", "2025-03-02T10:00:00-05:00", "2025-03-03T10:00:00-05:00",
+        "2025-03-04T10:00:00-05:00", "2025-03-05T10:00:00-05:00", "2025-03-06T10:00:00-05:00",
+        "2025-03-07T10:00:00-05:00", "2025-03-08T10:00:00-05:00", "2025-03-09T10:00:00-05:00"};
+    for (int i = 0; i < 9; i++) {
+        x->consent[i] = consent(CCM_PROGRAM_CCM, NPI, ats[i]);
+        if (i < 8)
+            x->consent[i].revoked_at = x->consent[i].at + 3600;
+    }
+    x->f.n_consents = 9;
+    assert_int_equal(ccm_rules_month(&t->cfg, &s_fees, t->tz, &x->f, &odd, m, &bad), 0);
+    assert_int_equal(m->n_cases, 2);
+    assert_true(m->d.claim);
+    assert_int_equal(m->consent, 8); /* equal amounts: the later consent */
     free(buf);
     free(m);
     free(x);
