@@ -4,7 +4,7 @@
  * to a ccm_cdr_record_t, or CCM_EINVAL with a one-line reason. No allocation but
  * jansson's for the JSON formats, no I/O, no clock. An unanswered call is a
  * record like any other (answered == false): the caller counts it as skipped.
- * Formats: ../shared/domain/formats.md §1 and clients/ccm-cdr/README.md. */
+ * Formats: docs/call-records-and-claims.md §1 and clients/ccm-cdr/README.md. */
 #ifndef CCM_CDR_H
 #define CCM_CDR_H
 

@@ -1,4 +1,4 @@
-/* rules — every Medicare CCM / PCM / APCM rule of domain/ccm-rules.md as pure
+/* rules — every Medicare CCM / PCM / APCM rule of docs/medicare-rules.md as pure
  * functions over plain structs (target ccm_rules: no I/O, no clock, no globals,
  * no malloc). One call evaluates one patient-month and returns a decision with
  * its lines, date of service, amount, minutes and the evidence (rule ids) that

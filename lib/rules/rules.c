@@ -1,4 +1,4 @@
-/* rules — evaluation of one patient-month against domain/ccm-rules.md.
+/* rules — evaluation of one patient-month against docs/medicare-rules.md.
  * Pure: no I/O, no clock, no globals, no allocation (the caller passes scratch).
  * Order of work: gates G0–G5, countable time (P-1…P-11, one sweep over
  * interval edges), G6, death-day review, G0506 verdicts, candidates A–E /

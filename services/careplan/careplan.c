@@ -57,7 +57,7 @@ struct ccm_careplan {
                          not yet notified */
 };
 
-/* ---- required elements (ccm-rules.md §5): establishing needs every one ---- */
+/* ---- required elements (docs/medicare-rules.md §5): establishing needs every one ---- */
 
 static bool s_has_problems(const plan_t *p)
 {

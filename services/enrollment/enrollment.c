@@ -298,11 +298,11 @@ static void s_eligibility(patient_t *p)
     char r1[160], r2[160];
     snprintf(r1, sizeof r1,
              "CCM: %d chronic condition(s) expected to last 12 months or more with attested "
-             "risk; 2 needed (ccm-rules.md §2)",
+             "risk; 2 needed (docs/medicare-rules.md §2)",
              el.ccm_conditions);
     snprintf(r2, sizeof r2,
              "PCM: %d chronic condition(s) expected to last 3 months or more with attested "
-             "risk; 1 needed (ccm-rules.md §2)",
+             "risk; 1 needed (docs/medicare-rules.md §2)",
              el.pcm_conditions);
     for (size_t i = 0; i < p->n_eligibility_reasons; i++)
         free(p->eligibility_reasons[i]);
@@ -744,7 +744,8 @@ static int s_add_practitioner(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn
         return rc;
     if (in->role < CCM__ENROLLMENT__ROLE__PHYSICIAN || in->role > CCM__ENROLLMENT__ROLE__CNM)
         return s_bad(call, op, "role",
-                     "a billing practitioner is a PHYSICIAN, NP, PA, CNS or CNM (ccm-rules.md §1)");
+                     "a billing practitioner is a PHYSICIAN, NP, PA, CNS or CNM "
+                     "(docs/medicare-rules.md §1)");
     if ((rc = s_text(call, op, "credentials", in->credentials, S_CREDENTIALS_MAX, false)) ||
         (rc = s_text(call, op, "family_name", in->family_name, S_NAME_MAX, true)) ||
         (rc = s_text(call, op, "given_name", in->given_name, S_NAME_MAX, true)))
@@ -983,7 +984,7 @@ static int s_record_consent(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *txn,
     if (!in->disclosed_cost_sharing)
         return s_drop(p, s_bad(call, op, "disclosed_cost_sharing",
                                "the patient must be told the service is available and that "
-                               "cost sharing applies (ccm-rules.md §3 a)"));
+                               "cost sharing applies (docs/medicare-rules.md §3 a)"));
     if (!in->disclosed_one_practitioner)
         return s_drop(p, s_bad(call, op, "disclosed_one_practitioner",
                                "the patient must be told only one practitioner can furnish and "
@@ -1087,8 +1088,8 @@ static int s_add_other_service(ccm_enrollment_t *e, ccm_worker_t *w, MDB_txn *tx
         return rc;
     ccm_code_t code = s_code(in->code);
     if (code == CCM_CODE_NONE)
-        return s_drop(
-            p, s_bad(call, op, "code", "not a code of the catalogue (ccm-rules.md §7 and §10)"));
+        return s_drop(p, s_bad(call, op, "code",
+                               "not a code of the catalogue (docs/medicare-rules.md §7 and §10)"));
     int32_t month;
     if (strlen(in->month) != 7 || ccm_tz_parse_month(in->month, &month) != 0)
         return s_drop(p, s_bad(call, op, "month", "must be a month YYYY-MM"));

@@ -492,7 +492,7 @@ static int s_check_add(ccm_timetrack_t *t, MDB_txn *txn, ccm_worker_call_t *call
                                "(known from enrollment)",
                                op, in->performer, in->clinic);
     /* A documented APCM service element counts as done, not by its minutes
-     * (ccm-rules.md §8): it is the one entry that may last 0 seconds. */
+     * (docs/medicare-rules.md §8): it is the one entry that may last 0 seconds. */
     if (in->seconds < 0 || (in->seconds == 0 && in->service != CCM__TIMETRACK__SERVICE_TAG__APCM))
         return s_bad(call, op, "seconds",
                      "must be positive (0 only for an APCM service element, service APCM)");

@@ -1,5 +1,5 @@
 /* test_rules — table-driven tests of lib/rules: one row per behaviour, each
- * named after the rule id of domain/ccm-rules.md it checks. A row edits a base
+ * named after the rule id of docs/medicare-rules.md it checks. A row edits a base
  * patient-month (2025-03, America/New_York, CCM, two qualifying conditions,
  * consent 2024-10-02, care plan established, seen 2024-08-20) and states the
  * expected decision. Fees come from deploy/fees (the real data files). */

@@ -1,4 +1,5 @@
-/* cdr parsers: every format on lines laid out exactly as formats.md §1 describes,
+/* cdr parsers: every format on lines laid out exactly as
+ * docs/call-records-and-claims.md §1 describes,
  * CSV quoting edge cases, unanswered and zero-second calls, malformed lines with
  * their reasons, and Asterisk wall-clock dates across DST in America/New_York. */
 #include <setjmp.h>
