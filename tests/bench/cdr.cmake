@@ -8,5 +8,5 @@ if(NOT TARGET ccm-cdr OR NOT TARGET ccm-timetrack OR NOT TARGET pipeline_client)
 endif()
 add_test(NAME cdr_bench_check
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/bench_cdr.py ${PROJECT_BINARY_DIR}
-                 --calls 200 --staff 10 --check)
-set_tests_properties(cdr_bench_check PROPERTIES TIMEOUT 300)
+                 --calls 100 --staff 5 --check)
+set_tests_properties(cdr_bench_check PROPERTIES TIMEOUT 600)
