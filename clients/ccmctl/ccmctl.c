@@ -68,6 +68,7 @@ static const char s_usage_text[] =
     "  careplan due --clinic C                plans whose review date has passed\n"
     "  time add --clinic C --mrn M --performer ID --start RFC3339 (--minutes N | --seconds N)\n"
     "           [--activity TEXT] [--service CCM|PCM|TCM|RPM|BHI|APCM]\n"
+    "           [--element]             with --service APCM: a documented element, no minutes\n"
     "           [--source MANUAL|CDR|TIMER|EHR] [--event-id ID]\n"
     "  time void --clinic C --id ENTRY --reason TEXT\n"
     "  time list --clinic C --mrn M [--month YYYY-MM]\n"

@@ -436,7 +436,10 @@ static int s_check_item(ccm_worker_call_t *call, const char *base, ProtobufCMess
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         char path[160];
-        snprintf(path, sizeof path, "%s.%s", base, f->name);
+        int len = snprintf(path, sizeof path, "%s.%s", base, f->name);
+        if (len < 0 || (size_t)len >= sizeof path) /* our own field names: never */
+            return ccm_worker_fail(call, CCM_EINVAL, CCM__CODE__INTERNAL, "plan",
+                                   "%s: field path too long", base);
         if (f->type == PROTOBUF_C_TYPE_UINT32) { /* review.interval_days */
             uint32_t v = *(const uint32_t *)((const char *)m + f->offset);
             if (v > S_INTERVAL_MAX)

@@ -88,7 +88,7 @@ static void test_837p_original_envelope_counts_and_controls(void **state)
 {
     (void)state;
     char *x = render_837p(1, 42);
-    char *segs[MAX_SEGS], e[128], e2[128];
+    char *segs[MAX_SEGS] = {NULL}, e[128], e2[128];
     int n = split(x, segs);
     assert_true(n > 10);
     /* ISA is fixed width: 106 characters with its terminator */
@@ -151,7 +151,7 @@ static void test_837p_replacement_is_frequency_7_with_ref_f8(void **state)
 {
     (void)state;
     char *x = render_837p(2, 43);
-    char *segs[MAX_SEGS], e[128];
+    char *segs[MAX_SEGS] = {NULL}, e[128];
     int n = split(x, segs);
     int clm = find(segs, n, "CLM*");
     assert_string_equal(elem(segs[clm], 5, e, sizeof e), "11:B:7");
@@ -174,7 +174,7 @@ static void test_837p_withdraw_is_frequency_8_naming_the_claim_itself(void **sta
     ev.type = "claim.withdraw";
     char *x = NULL;
     assert_int_equal(ccm_render_837p(&ev, &t.claim, &ids, NULL, NULL, 44, &x), 0);
-    char *segs[MAX_SEGS], e[128];
+    char *segs[MAX_SEGS] = {NULL}, e[128];
     int n = split(x, segs);
     int clm = find(segs, n, "CLM*");
     /* the void repeats the claim as sent (same lines, same total) */
@@ -197,7 +197,7 @@ static void test_837p_adjustment_of_a_paid_claim_is_frequency_7(void **state)
     ccm_render_ids_t ids = test_ids();
     char *x = NULL;
     assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, NULL, NULL, 45, &x), 0);
-    char *segs[MAX_SEGS], e[128];
+    char *segs[MAX_SEGS] = {NULL}, e[128];
     int n = split(x, segs);
     int clm = find(segs, n, "CLM*");
     assert_string_equal(elem(segs[clm], 5, e, sizeof e), "11:B:7");
@@ -214,7 +214,7 @@ static void test_g0506_line_keeps_its_own_date_of_service(void **state)
     ccm_render_ids_t ids = test_ids();
     char *x = NULL, e[128];
     assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, NULL, NULL, 46, &x), 0);
-    char *segs[MAX_SEGS];
+    char *segs[MAX_SEGS] = {NULL};
     int n = split(x, segs);
     assert_int_equal(count(segs, n, "LX*"), 3);
     int lx3 = find(segs, n, "LX*3");
@@ -337,7 +337,7 @@ static void test_837p_delimiters_in_data_cannot_break_segments(void **state)
     ccm_render_person_t pat = {"O'Brien~X*Y", "Ann:Marie^", "not a date"};
     char *out;
     assert_int_equal(ccm_render_837p(&EV, &t.claim, &ids, &pat, NULL, 5, &out), 0);
-    char *segs[MAX_SEGS], e[64];
+    char *segs[MAX_SEGS] = {NULL}, e[64];
     int n = split(out, segs);
     assert_int_equal(count(segs, n, "ST*"), 1);
     assert_true(find(segs, n, "NM1*85*2*EVIL CLINIC ST 837*****XX*1234567893") > 0);
