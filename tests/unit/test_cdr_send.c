@@ -461,7 +461,7 @@ static void test_sender_slow_peer_bounded_resends(void **state)
     assert_int_equal(st->reconnects, 0);
     assert_true(st->timeouts >= 1);    /* it was too slow for the first windows */
     assert_true(st->window_min <= 16); /* and the window came down */
-    assert_true(st->resent <= n / 4);  /* few resends, not a storm */
+    assert_true(st->resent <= (uint64_t)n / 4); /* few resends, not a storm */
     assert_true(p->requests <= n + n / 4);
     assert_true(p->max_waiting <= 64);  /* the peer's queue stayed short */
     assert_true(st->timeout_ms >= 100); /* the timeout followed the round trip */
