@@ -10,5 +10,5 @@ add_test(NAME system_month_facts
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_month_facts.py ${PROJECT_BINARY_DIR})
 add_test(NAME system_month_diff
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_month_diff.py ${PROJECT_BINARY_DIR})
-set_tests_properties(system_month_facts system_month_diff PROPERTIES TIMEOUT 300
+set_tests_properties(system_month_facts system_month_diff PROPERTIES TIMEOUT 900
                      LABELS "system;billing")
