@@ -4,4 +4,4 @@ if(NOT TARGET ccm-billing)
 endif()
 add_test(NAME system_billing
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_billing.py ${PROJECT_BINARY_DIR})
-set_tests_properties(system_billing PROPERTIES TIMEOUT 600)
+set_tests_properties(system_billing PROPERTIES TIMEOUT 900)

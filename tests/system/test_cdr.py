@@ -248,7 +248,7 @@ def test_sigkill_mid_import_ends_with_exact_totals():
             f.write(MAP)
         cmd = [os.path.join(BUILD, "clients/ccm-cdr/ccm-cdr"), "--format", "asterisk", "--map",
                mp, "--clinic", "C01", "--broker", s.broker_ep, "--state", state, "--json",
-               "--timeout", "1000", "--deadline", "120", "--gmt", path]
+               "--timeout", "1000", "--deadline", "600", "--gmt", path]
         # --gmt: the dates written above are UTC-5 wall clock shifted by hand, so
         # read them as they are; the test only counts entries and seconds.
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -259,7 +259,7 @@ def test_sigkill_mid_import_ends_with_exact_totals():
             time.sleep(0.02)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=660)
         assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
         got = totals(s)
         assert got == {k: tuple(v) for k, v in total.items()}, (got, total)

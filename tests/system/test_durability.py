@@ -31,7 +31,7 @@ def stream_seq(s):
     return st["stream_seq"] if st else -1
 
 
-def wait_seq(s, at_least, client, timeout=120):
+def wait_seq(s, at_least, client, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if client.poll() is not None:
