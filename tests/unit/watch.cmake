@@ -6,7 +6,7 @@ if(NOT TARGET ccm_render)
 endif()
 ccm_unit_test(test_render ${CMAKE_CURRENT_LIST_DIR}/test_render.c LIBS ccm_render)
 ccm_unit_test(test_render_output ${CMAKE_CURRENT_LIST_DIR}/test_render_output.c
-              ${PROJECT_SOURCE_DIR}/clients/ccm-watch/output.c LIBS ccm_render)
+              LIBS ccm_output)
 
 add_executable(test_render_sample ${CMAKE_CURRENT_LIST_DIR}/test_render_sample.c)
 target_link_libraries(test_render_sample PRIVATE ccm_render)
