@@ -1,9 +1,6 @@
 # ccm-watch: the pure renderers (JSON, CSV, X12 837P, FHIR) on hand-built claims,
 # the delivery module (directory and exec), and an independent X12 check of a
 # rendered 837P with npm's node-x12 (tests/x12; `npm ci` there installs it).
-if(NOT TARGET ccm_render)
-  return()
-endif()
 ccm_unit_test(test_render ${CMAKE_CURRENT_LIST_DIR}/test_render.c LIBS ccm_render)
 ccm_unit_test(test_render_output ${CMAKE_CURRENT_LIST_DIR}/test_render_output.c
               LIBS ccm_output)
