@@ -6,7 +6,7 @@ ccm_unit_test(test_render_output ${CMAKE_CURRENT_LIST_DIR}/test_render_output.c
               LIBS ccm_output)
 
 add_executable(test_render_sample ${CMAKE_CURRENT_LIST_DIR}/test_render_sample.c)
-target_link_libraries(test_render_sample PRIVATE ccm_render)
+target_link_libraries(test_render_sample PRIVATE ccm_render ccm_warnings)
 find_program(CCM_NODE NAMES node nodejs)
 set(x12_dir ${PROJECT_SOURCE_DIR}/tests/x12)
 set(x12_out ${CMAKE_CURRENT_BINARY_DIR}/x12)
