@@ -7,9 +7,12 @@ import datetime
 import json
 import os
 import subprocess
+import sys
 import tempfile
-import time
 from zoneinfo import ZoneInfo
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import wait_until  # noqa: E402
 
 NPI = "1234567893"
 MONTH = "2026-10"
@@ -31,16 +34,16 @@ def month_before(month):
 
 def caught_up(s, timeout=15):
     """Waits until every service applied every event of the streams it follows."""
-    deadline = time.time() + timeout
-    while True:
+    lag = []
+
+    def none_behind():
         st = s.ctl_json("status")
         last = {name: v["stream_seq"] for name, v in st.items() if v}
-        lag = [(name, c["producer"]) for name, v in st.items() if v
-               for c in v.get("cursors", []) if c["next_seq"] <= last.get(c["producer"], 0)]
-        if not lag:
-            return
-        assert time.time() < deadline, "services did not catch up: %s" % lag
-        time.sleep(0.05)
+        lag[:] = [(name, c["producer"]) for name, v in st.items() if v
+                  for c in v.get("cursors", []) if c["next_seq"] <= last.get(c["producer"], 0)]
+        return not lag
+
+    wait_until(none_behind, lambda: "services to catch up: %s" % lag, timeout=timeout)
 
 
 def cdr_minutes(s, clinic, mrn, minutes, month=MONTH):

@@ -14,14 +14,13 @@ Usage: broker_bad_input.py BUILD_DIR
 import os
 import socket
 import sys
-import time
 
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from broker_harness import (DISCONNECT, MDPC, MDPW, READY, REPLY, Broker,  # noqa: E402
                             echo_once, mmi, nothing_but_heartbeats, recv_skipping_heartbeats,
-                            run_tests, wait_mmi, worker)
+                            run_tests, wait_mmi, wait_until, worker)
 
 BUILD = sys.argv[1]
 
@@ -56,10 +55,8 @@ def test_malformed_client_frames_dropped_and_logged():
             before = b.log().count("event=bad_message")
             bad.send_multipart(frames)
             b.wait_log(reason)
-            deadline = time.time() + 3
-            while b.log().count("event=bad_message") <= before:
-                assert time.time() < deadline, "not logged: %r" % frames[:4]
-                time.sleep(0.02)
+            wait_until(lambda: b.log().count("event=bad_message") > before,
+                       "a bad_message line for %r" % frames[:4], timeout=3, interval=0.02)
         # none reached the worker, none was answered
         assert nothing_but_heartbeats(w, 300)
         assert bad.poll(0) == 0
@@ -114,8 +111,10 @@ def test_oversized_message_drops_only_that_connection():
         # the same from a worker: its connection is dropped, the broker serves on
         w2 = worker(b, b"echo")
         wait_mmi(c, b"echo", b"200")
+        dropped = b.log().count("event=peer_disconnected")
         w2.send_multipart([b"", MDPW, REPLY, b"nobody", b"", b"z" * (100 << 10)])
-        time.sleep(0.3)
+        wait_until(lambda: b.log().count("event=peer_disconnected") > dropped,
+                   "the oversized worker's connection to be dropped", timeout=3, interval=0.02)
         echo_once(b, c, w, b"after")
 
 
@@ -132,10 +131,9 @@ def test_garbage_bytes_on_the_tcp_port():
             except (socket.timeout, ConnectionResetError):
                 pass
             s.close()
-        time.sleep(0.3)
-        assert b.alive()
         b.wait_log("event=handshake_failed")
         b.wait_log("ZMTP protocol error")
+        assert b.alive()
         serving(b)
 
 

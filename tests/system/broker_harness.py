@@ -6,31 +6,24 @@ Broker(build) picks free loopback ports, writes a config file (max_msg_size,
 and an endpoint the --endpoint flag must override), starts ccm-broker with
 --endpoint/--doorbell-in/--doorbell-out/--log-level debug, and waits until it
 answers mmi.service. log() is its stderr; stop() sends SIGTERM and returns the
-exit code.
+exit code. Free ports, their retry and polling come from harness.py.
 """
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import bind_free_ports, free_port, run_tests, wait_until  # noqa: E402,F401
 
 MDPC, MDPW = b"MDPC01", b"MDPW01"
 READY, REQUEST, REPLY, HEARTBEAT, DISCONNECT = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
 CTX = zmq.Context()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Broker:
@@ -45,30 +38,35 @@ class Broker:
         self.sockets = []
 
     def start(self):
-        for attempt in range(5):  # a free port may be taken before the broker binds it
-            ports = [free_port() for _ in range(3)]
-            self.ep = "tcp://127.0.0.1:%d" % ports[0]
-            self.doorbell_in = "tcp://127.0.0.1:%d" % ports[1]
-            self.doorbell_out = "tcp://127.0.0.1:%d" % ports[2]
-            with open(self.config, "w") as f:
-                # endpoint here is wrong on purpose: the flag must win
-                f.write("[broker]\nendpoint = tcp://127.0.0.1:%d\nmax_msg_size = %s\n"
-                        "log_level = error\n" % (free_port(), self.max_msg_size))
-            log = open(self.logfile, "ab")
-            self.proc = subprocess.Popen(
-                [self.exe, "--config", self.config, "--endpoint", self.ep,
-                 "--doorbell-in", self.doorbell_in, "--doorbell-out", self.doorbell_out,
-                 "--log-level", self.log_level],
-                stdout=log, stderr=log, cwd=self.dir)
-            log.close()
-            if self._answers():
-                return self
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            if "bind_failed" not in self.log():
-                break
-        raise AssertionError("ccm-broker did not start; log:\n" + self.log())
+        bind_free_ports(self._start_on_free_ports)
+        return self
+
+    def _start_on_free_ports(self):
+        """One try of start() (harness.bind_free_ports): False when a port was taken."""
+        ports = [free_port() for _ in range(3)]
+        self.ep = "tcp://127.0.0.1:%d" % ports[0]
+        self.doorbell_in = "tcp://127.0.0.1:%d" % ports[1]
+        self.doorbell_out = "tcp://127.0.0.1:%d" % ports[2]
+        with open(self.config, "w") as f:
+            # endpoint here is wrong on purpose: the flag must win
+            f.write("[broker]\nendpoint = tcp://127.0.0.1:%d\nmax_msg_size = %s\n"
+                    "log_level = error\n" % (free_port(), self.max_msg_size))
+        seen = len(self.log()) if os.path.exists(self.logfile) else 0
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(
+            [self.exe, "--config", self.config, "--endpoint", self.ep,
+             "--doorbell-in", self.doorbell_in, "--doorbell-out", self.doorbell_out,
+             "--log-level", self.log_level],
+            stdout=log, stderr=log, cwd=self.dir)
+        log.close()
+        if self._answers():
+            return True
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if "bind_failed" not in self.log()[seen:]:
+            raise AssertionError("ccm-broker did not start; log:\n" + self.log())
+        return False
 
     def _answers(self):
         c = self.socket(zmq.DEALER)
@@ -95,12 +93,9 @@ class Broker:
             return f.read().decode("utf-8", "replace")
 
     def wait_log(self, text, timeout=3.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if text in self.log():
-                return
-            time.sleep(0.02)
-        raise AssertionError("broker log lacks %r; log:\n%s" % (text, self.log()[-3000:]))
+        wait_until(lambda: text in self.log(),
+                   lambda: "%r in the broker log:\n%s" % (text, self.log()[-3000:]),
+                   timeout=timeout, interval=0.02)
 
     def alive(self):
         return self.proc.poll() is None
@@ -176,10 +171,8 @@ def mmi(c, service, name=b"mmi.service"):
 
 
 def wait_mmi(c, service, code, timeout=5.0):
-    deadline = time.time() + timeout
-    while mmi(c, service) != code:
-        assert time.time() < deadline, "mmi.service %r never said %r" % (service, code)
-        time.sleep(0.02)
+    wait_until(lambda: mmi(c, service) == code,
+               "mmi.service %r to say %r" % (service, code), timeout=timeout, interval=0.02)
 
 
 def echo_once(b, c, w, body=b"ping", service=b"echo"):
@@ -190,19 +183,3 @@ def echo_once(b, c, w, body=b"ping", service=b"echo"):
     assert m[5] == b"dev" and m[6] == body, m
     w.send_multipart([b"", MDPW, REPLY, m[3], b"", body.upper()])
     assert recv(c) == [b"", MDPC, service, body.upper()]
-
-
-def run_tests(tests):
-    passed = failed = 0
-    for t in tests:
-        t0 = time.time()
-        try:
-            t()
-            passed += 1
-            print("ok   %s (%.1f s)" % (t.__name__, time.time() - t0), flush=True)
-        except Exception as e:  # report every failure, keep going
-            failed += 1
-            print("FAIL %s: %s" % (t.__name__, e), flush=True)
-            traceback.print_exc()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0

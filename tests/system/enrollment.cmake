@@ -1,6 +1,6 @@
 # Enrollment end to end and crash durability (real broker, service and clients).
 add_executable(pipeline_client ${CMAKE_CURRENT_LIST_DIR}/pipeline_client.c)
-target_link_libraries(pipeline_client PRIVATE ccm)
+target_link_libraries(pipeline_client PRIVATE ccm ccm_warnings)
 
 add_test(NAME system_enrollment
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_enrollment.py ${PROJECT_BINARY_DIR})

@@ -4,6 +4,11 @@ A Stack owns a temporary directory (config file, LMDB data, logs), picks free
 loopback ports, starts ccm-broker and the requested services, waits until each
 service is registered with the broker (8/MMI), and runs the real ccmctl.
 Nothing here mocks a ccm component: these are the binaries a user runs.
+
+The helpers every system test shares live here once: free_port() and the retry
+when a free port is taken before the broker binds it (bind_free_ports), and
+wait_until(), the poll with a deadline that a test waits on instead of sleeping
+(broker_harness.py, billable.py and the tests use them).
 """
 import json
 import os
@@ -24,6 +29,33 @@ def free_port():
     return port
 
 
+def bind_free_ports(start, tries=5):
+    """Runs start() until it returns True, at most `tries` times. A port free_port()
+    found free may be taken by another process (another test running in parallel)
+    before ours binds it: start() picks fresh ports, starts the process that binds
+    them and returns True once it serves, False when its bind failed (then it is
+    tried again on other ports); any other failure it raises."""
+    for _ in range(tries):
+        if start():
+            return
+    raise AssertionError("no free loopback ports could be bound in %d tries" % tries)
+
+
+def wait_until(cond, what, timeout=20.0, interval=0.05):
+    """Polls cond() until it returns something truthy (returned) or the deadline
+    passes (AssertionError naming `what`; a callable `what` is called then, e.g.
+    for a log's tail). cond may raise to fail at once."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s"
+                                 % (timeout, what() if callable(what) else what))
+        time.sleep(interval)
+
+
 class Stack:
     def __init__(self, build, services=("enrollment",), clinics=("C01", "C02"), keep=False,
                  extra=None, zones=None):
@@ -32,7 +64,7 @@ class Stack:
         self.build = os.path.abspath(build)
         self.dir = tempfile.mkdtemp(prefix="ccm-test-")
         self.keep = keep
-        self.ports = [free_port() for _ in range(3)]
+        self.ports = [free_port() for _ in range(3)]  # broker endpoint, doorbell in, out
         self.broker_ep = "tcp://127.0.0.1:%d" % self.ports[0]
         self.services = list(services)
         self.procs = {}
@@ -74,7 +106,7 @@ class Stack:
         # A `with Stack(...).start_all() as s:` never reaches __exit__ when this
         # raises, so stop whatever did start before passing the failure on.
         try:
-            self.start("broker")
+            self.start_broker()
             for s in self.services:
                 self.start(s)
         except BaseException:
@@ -85,6 +117,42 @@ class Stack:
             raise
         return self
 
+    def start_broker(self):
+        """Starts the broker and waits until it answers; when it could not bind a
+        port (taken since free_port()), moves the stack to fresh ports and retries."""
+        tries = []
+
+        def attempt():
+            if tries:
+                self.move_ports()
+            tries.append(1)
+            seen = len(self.log("broker"))
+            p = self.start("broker")
+            wait_until(lambda: p.poll() is not None or self.ctl(
+                "ping", check=False, timeout_ms=300, retries=0).returncode == 0,
+                lambda: "ccm-broker to answer; log:\n" + self.log("broker"))
+            if p.poll() is None:
+                return True
+            self.procs.pop("broker")
+            if "event=bind_failed" not in self.log("broker")[seen:]:
+                raise AssertionError("ccm-broker exited %d at start; log:\n%s"
+                                     % (p.returncode, self.log("broker")))
+            return False
+
+        bind_free_ports(attempt)
+
+    def move_ports(self):
+        """Rewrites the config (whatever a test added to it) for fresh loopback ports."""
+        new = [free_port() for _ in self.ports]
+        with open(self.config) as f:
+            text = f.read()
+        for old, port in zip(self.ports, new):
+            text = text.replace("127.0.0.1:%d\n" % old, "127.0.0.1:%d\n" % port)
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.ports = new
+        self.broker_ep = "tcp://127.0.0.1:%d" % new[0]
+
     def kill(self, name, sig=signal.SIGKILL):
         p = self.procs.pop(name)
         p.send_signal(sig)
@@ -94,14 +162,17 @@ class Stack:
         return self.kill(name, signal.SIGTERM)
 
     def wait_ready(self, service, timeout=20.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def registered():
             r = self.ctl("ping", "--json", check=False, timeout_ms=500, retries=0)
-            if r.returncode == 0 and json.loads(r.stdout)["services"].get(service):
-                return
-            time.sleep(0.1)
-        raise AssertionError("%s did not register with the broker; log:\n%s"
-                             % (service, self.log(service)))
+            return r.returncode == 0 and json.loads(r.stdout)["services"].get(service)
+        wait_until(registered, lambda: "%s to register with the broker; log:\n%s"
+                   % (service, self.log(service)), timeout=timeout, interval=0.1)
+
+    def wait_log(self, name, text, timeout=5.0):
+        """Waits until process `name`'s log contains text."""
+        wait_until(lambda: text in self.log(name),
+                   lambda: "%r in the %s log:\n%s" % (text, name, self.log(name)[-3000:]),
+                   timeout=timeout)
 
     def log(self, name):
         try:
@@ -147,18 +218,6 @@ class Stack:
             for name in self.logs:
                 sys.stderr.write("---- %s log (tail) ----\n%s\n" % (name, self.log(name)[-4000:]))
         self.close()
-
-
-def wait_until(cond, what, timeout=20.0, interval=0.05):
-    """Polls cond() until it returns something truthy (returned) or the deadline passes."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() >= deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def parallel(fn, items, workers=4):

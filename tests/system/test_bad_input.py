@@ -8,12 +8,11 @@ Usage: test_bad_input.py BUILD_DIR
 """
 import os
 import sys
-import time
 
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 
 BUILD = sys.argv[1]
 PATIENT = ["--clinic", "C01", "--mrn", "1042", "--mbi", "1EG4TE5MK73",
@@ -111,7 +110,7 @@ def test_oversized_message_is_dropped_and_others_are_served():
         c.send([b"", b"MDPC01", b"enrollment", b"\x0a" + b"x" * (2 << 20)])
         assert c.recv(1500) is None, "an oversized request was answered"
         c.close()
-        assert "event=peer_disconnected" in s.log("broker"), "the drop was not logged"
+        s.wait_log("broker", "event=peer_disconnected")  # the drop is logged
         s.ctl("patient", "add", *PATIENT)
         assert last_seq(s) == 1
         assert s.procs["broker"].poll() is None and s.procs["enrollment"].poll() is None
@@ -145,10 +144,15 @@ def test_malformed_frames_are_dropped_and_logged():
             c.send(frames)
         assert c.recv(1000) in (None, [b"", b"MDPW01", b"\x05"]), "malformed input was answered"
         c.close()
-        time.sleep(0.2)
+        # every one is logged: six malformed messages, and a REQUEST from a worker
+        wait_until(lambda: s.log("broker").count("event=bad_message") >= 6
+                   and "event=bad_command" in s.log("broker"),
+                   lambda: "the broker to log each malformed message:\n" + s.log("broker"))
         log = s.log("broker")
-        assert log.count("event=bad_message") >= 5, log
-        assert "not 7/MDP" in log and "malformed client request" in log
+        assert log.count("event=bad_message") == 6, log
+        assert log.count("event=bad_command") == 1 and "workers do not send REQUEST" in log, log
+        assert log.count("not 7/MDP") == 2 and log.count("malformed client request") == 3, log
+        assert "unknown worker command" in log, log
         s.ctl("patient", "add", *PATIENT)
         assert last_seq(s) == 1
 

@@ -17,10 +17,9 @@ Usage: test_billing.py BUILD_DIR
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 from billable import (NPI, billable, care_plan, caught_up, consent, evaluate,  # noqa: E402
                       local)
 
@@ -50,19 +49,10 @@ def events(s, service, typ):
     return s.ctl_json("stream", "fetch", service, "--type", typ, "--max", "1000").get("events", [])
 
 
-def wait_for(pred, what, timeout=15):
-    """Polls pred until it returns something true; returns that."""
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.time() < deadline, "timed out waiting for " + what
-        time.sleep(0.1)
-
 
 def wait_claim(s, id_or_key, cond, what):
-    return wait_for(lambda: (lambda c: c if c and cond(c) else None)(claim(s, id_or_key)), what)
+    return wait_until(lambda: (lambda c: c if c and cond(c) else None)(claim(s, id_or_key)),
+                      what, timeout=15)
 
 
 def missed(s, month="2026-10", clinic="C01"):
@@ -124,10 +114,8 @@ def test_late_entry_makes_version_2_that_replaces_1():
         s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
               "--start", "2026-10-20T10:00:00-04:00", "--minutes", "10",
               "--activity", "late note", "--event-id", "late-1")
-        deadline = time.time() + 15
-        while claims(s)[0]["version"] != 2:
-            assert time.time() < deadline, "no version 2 after the late entry"
-            time.sleep(0.1)
+        wait_until(lambda: claims(s)[0]["version"] == 2, "version 2 after the late entry",
+                   timeout=15)
         [c2] = claims(s)
         assert c2["supersedes"] == "C01/1042/2026-10/CCM#v1", c2
         assert [(l["code"], l["units"]) for l in c2["lines"]] == [("99490", 1), ("99439", 1)]
@@ -204,10 +192,7 @@ def test_months_close_by_themselves_and_late_data_settles_them():
     # before any data; everything after that is late data for a closed month.
     with stack(extra={"billing": {"close_after_days": "3"}}) as s:
         billable(s)
-        deadline = time.time() + 15
-        while not claims(s):
-            assert time.time() < deadline, "no claim from the auto-closed month"
-            time.sleep(0.1)
+        wait_until(lambda: claims(s), "a claim from the auto-closed month", timeout=15)
         [c] = claims(s)
         ev = evaluate(s, (25, 22))
         assert c["amount_cents"] == ev["amount_cents"], (c, ev)

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 
 BUILD = sys.argv[1]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "careplan")
@@ -38,13 +38,10 @@ def register(s, mrn="1042", mbi="1EG4TE5MK73"):
           "--given", "Ana", "--birth-date", "1948-02-29")
     # careplan learns of the patient from enrollment's stream: wait until it does
     # (an unknown patient is NOT_FOUND on "mrn", a known one without a plan on "program").
-    deadline = time.time() + 15
-    while time.time() < deadline:
+    def known():
         r = s.ctl("careplan", "show", "--clinic", "C01", "--mrn", mrn, "--json", check=False)
-        if r.returncode == 0 or json.loads(r.stdout)["error"]["field"] != "mrn":
-            return
-        time.sleep(0.1)
-    raise AssertionError("careplan never learned of patient %s" % mrn)
+        return r.returncode == 0 or json.loads(r.stdout)["error"]["field"] != "mrn"
+    wait_until(known, "careplan to learn of patient %s" % mrn, timeout=15, interval=0.1)
 
 
 def yesterday():
@@ -282,12 +279,9 @@ def test_review_due_event_and_list():
             s.ctl("careplan", "set", "--clinic", "C01", "--mrn", "2001", "--file",
                   write_plan(d, p, "later.json"))
 
-        deadline = time.time() + 10
-        due = []
-        while time.time() < deadline and not due:
-            due = s.ctl_json("stream", "fetch", "careplan", "--type",
-                             "careplan.review_due")["events"]
-            time.sleep(0.1)
+        due = wait_until(lambda: s.ctl_json("stream", "fetch", "careplan", "--type",
+                                            "careplan.review_due")["events"],
+                         "a careplan.review_due event", timeout=10, interval=0.1)
         assert len(due) == 1, due
         assert due[0]["key"] == "C01/1042/CCM" and due[0]["principal"] == "careplan"
         lst = s.ctl_json("careplan", "due", "--clinic", "C01")

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 
 BUILD = sys.argv[1]
 NPI = "1234567893"
@@ -58,10 +58,10 @@ def setup_people(s):
         s.ctl("patient", "add", "--clinic", "C01", "--mrn", mrn, "--mbi", mbi,
               "--family", "P" + mrn, "--given", "X", "--birth-date", "1950-01-01",
               "--billing-npi", NPI)
-    deadline = time.time() + 10  # timetrack learns them from enrollment's stream
-    while s.ctl("time", "list", "--clinic", "C01", "--mrn", "1043", check=False).returncode:
-        assert time.time() < deadline, "timetrack never learned the patients"
-        time.sleep(0.1)
+    # timetrack learns them from enrollment's stream
+    wait_until(lambda: s.ctl("time", "list", "--clinic", "C01", "--mrn", "1043",
+                             check=False).returncode == 0,
+               "timetrack to learn the patients", timeout=10, interval=0.1)
 
 
 def cdr(s, fmt, path, state, *extra, timeout=120):
@@ -252,11 +252,10 @@ def test_sigkill_mid_import_ends_with_exact_totals():
         # --gmt: the dates written above are UTC-5 wall clock shifted by hand, so
         # read them as they are; the test only counts entries and seconds.
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 60
-        while s.ctl_json("stream", "fetch", "timetrack")["last_seq"] < n // 4:
+        def a_quarter_in():
             assert p.poll() is None, "the importer finished before it could be killed"
-            assert time.time() < deadline
-            time.sleep(0.02)
+            return s.ctl_json("stream", "fetch", "timetrack")["last_seq"] >= n // 4
+        wait_until(a_quarter_in, "a quarter of the calls imported", timeout=60, interval=0.02)
         p.send_signal(signal.SIGKILL)
         p.wait()
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=660)

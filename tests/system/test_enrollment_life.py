@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 
 BUILD = sys.argv[1]
 
@@ -474,22 +474,20 @@ def test_worklist_follows_the_care_plan_service():
         eligible(s)
         s.ctl(*consent_args())
         assert worklist(s)["1042"]["reason"] == "CARE_PLAN_MISSING"
-        deadline = time.time() + 10
-        while True:  # careplan learns the patient from enrollment's stream
-            r = s.ctl("careplan", "set", "--clinic", "C01", "--mrn", "1042", "--file", plan,
-                      check=False)
-            if r.returncode == 0:
-                break
-            assert time.time() < deadline, r.stderr
-            time.sleep(0.1)
+        tries = []  # careplan learns the patient from enrollment's stream
+
+        def plan_set():
+            tries.append(s.ctl("careplan", "set", "--clinic", "C01", "--mrn", "1042", "--file",
+                               plan, check=False))
+            return tries[-1].returncode == 0
+        wait_until(plan_set, lambda: "careplan to take the plan: " + tries[-1].stderr,
+                   timeout=10, interval=0.1)
         s.ctl("careplan", "establish", "--clinic", "C01", "--mrn", "1042")
         s.ctl("careplan", "copy-given", "--clinic", "C01", "--mrn", "1042",
               "--date", time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400)),
               "--method", "PAPER", "--to", "PATIENT")
-        deadline = time.time() + 10
-        while "1042" in worklist(s):
-            assert time.time() < deadline, "enrollment never saw the care plan"
-            time.sleep(0.1)
+        wait_until(lambda: "1042" not in worklist(s), "enrollment to see the care plan",
+                   timeout=10, interval=0.1)
 
 
 def us(sec):

@@ -6,6 +6,7 @@ clean exit on SIGTERM.
 Usage: test_mdp_conformance.py BUILD_DIR
 """
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import zmq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from broker_harness import (CTX, DISCONNECT, HEARTBEAT, MDPC, MDPW, READY, REPLY,  # noqa: E402
                             REQUEST, Broker, echo_once, mmi, nothing_but_heartbeats, recv,
-                            recv_skipping_heartbeats, run_tests, wait_mmi, worker)
+                            recv_skipping_heartbeats, run_tests, wait_mmi, wait_until, worker)
 
 BUILD = sys.argv[1]
 
@@ -43,7 +44,7 @@ def test_request_reply_dealer_and_req_with_principal():
 
         # a request sent before any worker exists waits for one (held, not lost)
         c.send_multipart([b"", MDPC, b"late", b"early bird"])
-        time.sleep(0.3)
+        b.wait_log("event=request_held service=late")  # held before any worker came
         late = worker(b, b"late")
         m = recv_skipping_heartbeats(late)
         assert m[6] == b"early bird", m
@@ -102,7 +103,9 @@ def test_workers_of_one_service_take_turns():
     with Broker(BUILD) as b:
         ws = [worker(b, b"rr"), worker(b, b"rr"), worker(b, b"rr")]
         c = b.socket(zmq.DEALER)
-        time.sleep(0.2)
+        # all three registered before the first request, so the turns are of three
+        wait_until(lambda: re.search(r"event=worker_ready service=rr worker=\S+ workers=3",
+                                     b.log()), "three rr workers", timeout=5)
         wait_mmi(c, b"rr", b"200")
         poller = zmq.Poller()
         for w in ws:

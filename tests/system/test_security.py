@@ -25,7 +25,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, free_port, run_tests  # noqa: E402
+from harness import Stack, free_port, run_tests, wait_until  # noqa: E402
 from billable import billable, caught_up, cdr_minutes  # noqa: E402
 
 BUILD = sys.argv[1]
@@ -102,13 +102,6 @@ def mmi(sock, service=b"enrollment", timeout_ms=3000):
     return None
 
 
-def wait_log(s, name, text, timeout=5.0):
-    deadline = time.time() + timeout
-    while text not in s.log(name):
-        assert time.time() < deadline, "%s log lacks %r:\n%s" % (name, text, s.log(name)[-3000:])
-        time.sleep(0.05)
-
-
 def test_no_key_and_unknown_key_get_nothing():
     with SecureStack(services=("enrollment",)).start_all() as s:
         assert s.ctl_json("ping")["services"]["enrollment"] is True  # admin key: in
@@ -119,15 +112,15 @@ def test_no_key_and_unknown_key_get_nothing():
         assert r.returncode == 3, (r.returncode, r.stderr)
         plain = s.socket(zmq.DEALER)
         assert mmi(plain) is None, "a peer without a key got an answer"
-        wait_log(s, "broker", "event=handshake_failed")
+        s.wait_log("broker", "event=handshake_failed")
         # a key that is not in the allow directory
         r = s.ctl("--key", s.key("outsider", "key"), "--broker-key", s.key("broker", "pub"),
                   "ping", check=False, timeout_ms=700, retries=0)
         assert r.returncode == 3, (r.returncode, r.stderr)
         outsider = s.socket(zmq.DEALER, "outsider")
         assert mmi(outsider) is None, "an unlisted key got an answer"
-        wait_log(s, "broker", "event=auth_refused key=%s"
-                 % key_text(s.key("outsider", "pub"), "public"))
+        s.wait_log("broker", "event=auth_refused key=%s"
+                   % key_text(s.key("outsider", "pub"), "public"))
         # the wrong broker key: our handshake cannot even complete
         r = s.ctl("--key", s.key("admin", "key"), "--broker-key", s.key("alice", "pub"),
                   "ping", check=False, timeout_ms=700, retries=0)
@@ -148,10 +141,8 @@ def test_removed_key_is_cut_off_on_its_open_connection():
         # SIGHUP re-reads the directory at once, even unchanged
         loads = s.log("broker").count("event=allow_loaded")
         s.procs["broker"].send_signal(signal.SIGHUP)
-        deadline = time.time() + 2
-        while s.log("broker").count("event=allow_loaded") == loads:
-            assert time.time() < deadline, "SIGHUP did not re-read the allow directory"
-            time.sleep(0.05)
+        wait_until(lambda: s.log("broker").count("event=allow_loaded") > loads,
+                   "SIGHUP to re-read the allow directory", timeout=2)
         t0 = time.time()
         os.unlink(os.path.join(s.allow, "temp.pub"))
         events = []
@@ -160,7 +151,7 @@ def test_removed_key_is_cut_off_on_its_open_connection():
             if mon.poll(50):
                 events.append(recv_monitor_message(mon)["event"])
         cut = time.time() - t0
-        wait_log(s, "broker", "event=key_removed name=temp")
+        s.wait_log("broker", "event=key_removed name=temp")
         # it may not come back: the reconnection is refused and nothing is answered
         assert mmi(temp, timeout_ms=2000) is None, "a removed key is still answered"
         deadline = time.time() + 5
@@ -208,7 +199,7 @@ def test_only_a_service_key_registers_as_that_service():
         timetrack = rogue(s, "timetrack")
         assert got_disconnect(coordinator), "a coordinator key was let register"
         assert got_disconnect(timetrack), "a service:timetrack key was let register as enrollment"
-        wait_log(s, "broker", "event=ready_refused")
+        s.wait_log("broker", "event=ready_refused")
         log = s.log("broker")
         assert "principal=service:timetrack:*:timetrack" in log, log[-2000:]
         assert "principal=coordinator:C01:alice" in log, log[-2000:]
@@ -217,10 +208,8 @@ def test_only_a_service_key_registers_as_that_service():
             s.ctl("patient", "list", "--clinic", "C01")
         # with the real worker gone, a request waits for it and reaches no rogue
         s.stop("enrollment")
-        deadline = time.time() + 10
-        while s.ctl_json("ping")["services"]["enrollment"]:
-            assert time.time() < deadline, "enrollment still registered after SIGTERM"
-            time.sleep(0.1)
+        wait_until(lambda: not s.ctl_json("ping")["services"]["enrollment"],
+                   "enrollment to be gone after SIGTERM", timeout=10, interval=0.1)
         again = rogue(s, "timetrack")
         assert got_disconnect(again)
         r = s.ctl("patient", "list", "--clinic", "C01", check=False, timeout_ms=1000, retries=1)
@@ -235,10 +224,11 @@ def test_only_a_service_key_registers_as_that_service():
                               s.key("timetrack", "key"), "--data", os.path.join(s.dir, "e2")],
                              stdout=log, stderr=log)
         try:
-            deadline = time.time() + 30
-            while s.log("broker").count("event=ready_refused") == refused:
-                assert p.poll() is None and time.time() < deadline, open(log.name).read()
-                time.sleep(0.05)
+            def refused_again():
+                assert p.poll() is None, open(log.name).read()
+                return s.log("broker").count("event=ready_refused") > refused
+            wait_until(refused_again, lambda: "a refused READY; log:\n" + open(log.name).read(),
+                       timeout=30)
             first = s.log("broker").count("event=ready_refused")
             time.sleep(3.0)  # a window to count retries in, not a wait for a condition
             n = s.log("broker").count("event=ready_refused") - first
@@ -280,7 +270,7 @@ def test_principal_is_the_callers_and_doorbells_need_a_key():
             text = f.read()
         with open(os.path.join(s.allow, "alice.pub"), "w") as f:
             f.write(text.replace('clinics = "C01"', 'clinics = "C01,C02"'))
-        wait_log(s, "broker", "principal=coordinator:C01,C02:alice")
+        s.wait_log("broker", "principal=coordinator:C01,C02:alice")
         s.ctl(*alice, "patient", "add", "--clinic", "C01", "--mrn", "79", "--mbi",
               "3EG4TE5MK73", "--family", "Poe", "--given", "Ed", "--birth-date", "1952-05-06")
         evs = s.ctl_json("stream", "fetch", "enrollment", "--from", "1")["events"]

@@ -6,17 +6,18 @@ is sent; a threshold event reaches a FETCH subscriber when the 20th minute
 lands; `month status` agrees with `ccmctl evaluate` on the same facts,
 including a DST day and an entry that crosses a month end; corrections void
 without deleting; overlaps are flagged; a documented APCM service element is
-the one entry of 0 seconds.
+the one entry of 0 seconds; the forecast names exactly the patients whose month
+minutes alone stand between them and a claim (care plans from the careplan service).
 Usage: test_timetrack.py BUILD_DIR
 """
 import json
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
+from billable import care_plan, caught_up  # noqa: E402
 
 BUILD = sys.argv[1]
 NPI = "1234567893"
@@ -26,14 +27,14 @@ def stack():
     return Stack(BUILD, services=("enrollment", "timetrack")).start_all()
 
 
-def enroll(s, mrn="1042", consent_at="2026-01-10T10:00:00-05:00"):
+def enroll(s, mrn="1042", consent_at="2026-01-10T10:00:00-05:00", mbi="1EG4TE5MK73"):
     """A CCM-eligible patient with consent, as a care coordinator sets one up."""
     s.ctl("practitioner", "add", "--clinic", "C01", "--npi", NPI, "--role", "PHYSICIAN",
           "--family", "Osei", "--given", "Kofi", "--credentials", "MD", check=False)
     for sid in ("rn1", "rn2"):
         s.ctl("staff", "add", "--clinic", "C01", "--id", sid, "--role", "CLINICAL_STAFF",
               "--name", "Nurse " + sid, "--credentials", "RN", check=False)
-    s.ctl("patient", "add", "--clinic", "C01", "--mrn", mrn, "--mbi", "1EG4TE5MK73",
+    s.ctl("patient", "add", "--clinic", "C01", "--mrn", mrn, "--mbi", mbi,
           "--family", "Rivera", "--given", "Ana", "--birth-date", "1948-02-29",
           "--billing-npi", NPI)
     for code in ("E11.9", "I50.9"):
@@ -46,17 +47,13 @@ def enroll(s, mrn="1042", consent_at="2026-01-10T10:00:00-05:00"):
           "--disclosed", "cost-sharing,one-practitioner,right-to-stop")
 
 
-def wait_known(s, mrn="1042", performer="rn2", timeout=10):
+def wait_known(s, mrn="1042", timeout=10):
     """timetrack learns patients and staff from enrollment's stream: wait for it."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = s.ctl("time", "list", "--clinic", "C01", "--mrn", mrn, check=False)
-        if r.returncode == 0:
-            people = s.ctl("month", "status", "--clinic", "C01", "--mrn", mrn, check=False)
-            if people.returncode == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("timetrack never learned patient %s" % mrn)
+    def known():
+        return (s.ctl("time", "list", "--clinic", "C01", "--mrn", mrn, check=False).returncode
+                == 0 and s.ctl("month", "status", "--clinic", "C01", "--mrn", mrn,
+                               check=False).returncode == 0)
+    wait_until(known, "timetrack to learn patient %s" % mrn, timeout=timeout, interval=0.1)
 
 
 def add(s, start, minutes, performer="rn1", event=None, **kw):
@@ -267,13 +264,29 @@ def test_month_status_agrees_with_evaluate_across_dst_and_month_end():
 
 
 def test_forecast_lists_patients_below_threshold():
-    with stack() as s:
-        enroll(s)
-        wait_known(s)
+    with Stack(BUILD, services=("enrollment", "careplan", "timetrack")).start_all() as s:
+        # 1042: care plan, 5 minutes: only minutes are missing. 2000: 5 minutes but no
+        # care plan: blocked by more than minutes. 3000: care plan, 25 minutes: billing.
+        for mrn, mbi in (("1042", "1EG4TE5MK73"), ("2000", "2EG4TE5MK73"),
+                         ("3000", "3EG4TE5MK73")):
+            enroll(s, mrn, mbi=mbi)
+        caught_up(s)  # careplan knows the patients
+        for mrn in ("1042", "3000"):
+            care_plan(s, "C01", mrn, "CCM", "2026-01-11", "2026-01-12")
         add(s, "2026-11-02T10:00:00-05:00", 5, event="f1")
+        add(s, "2026-11-03T10:00:00-05:00", 5, event="f2", mrn="2000")
+        add(s, "2026-11-04T10:00:00-05:00", 25, event="f3", mrn="3000")
+        caught_up(s)  # timetrack has the care plans
+        why = {mrn: s.ctl_json("month", "status", "--clinic", "C01", "--mrn", mrn,
+                               "--month", "2026-11").get("reason", "")
+               for mrn in ("1042", "2000", "3000")}
+        assert why == {"1042": "BELOW_THRESHOLD", "2000": "CARE_PLAN_MISSING", "3000": ""}, why
         fc = s.ctl_json("month", "forecast", "--clinic", "C01", "--month", "2026-11")
-        # no care plan: the month is blocked by more than minutes, so not forecast
-        assert fc.get("items", []) == [] or all(i["mrn"] != "1042" for i in fc["items"]), fc
+        # November is over: no days left, the threshold is missed for sure
+        assert fc.get("items") == [{"mrn": "1042", "total_minutes": 5, "next_code": "99490",
+                                    "minutes_to_next": 15, "days_left": 0, "risk": 1.0}], fc
+        human = s.ctl("month", "forecast", "--clinic", "C01", "--month", "2026-11").stdout
+        assert "1042" in human and "2000" not in human and "3000" not in human, human
 
 
 if __name__ == "__main__":

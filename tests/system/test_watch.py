@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, run_tests  # noqa: E402
+from harness import Stack, run_tests, wait_until  # noqa: E402
 from billable import MONTH, NPI, billable, evaluate, local  # noqa: E402
 
 BUILD = sys.argv[1]
@@ -66,15 +66,6 @@ def records(d, strict=True):
     return out
 
 
-def wait_for(pred, what, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.time() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
-
 
 def stream(s, service, typ):
     return s.ctl_json("stream", "fetch", service, "--type", typ, "--max", "1000")["events"]
@@ -116,14 +107,15 @@ def test_eligibility_reaches_a_directory_once_across_a_kill():
         patient(s, "1042", "1EG4TE5MK73")
         evs = stream(s, "enrollment", "eligibility")
         assert len(evs) == 2, evs  # NOT -> PCM -> CCM
-        wait_for(lambda: len(records(out, False)) == 2, "two eligibility files")
+        wait_until(lambda: len(records(out, False)) == 2, "two eligibility files", timeout=15)
         s.kill("watch")
         patient(s, "2000", "2EG4TE5MK73")
         patient(s, "3000", "3EG4TE5MK73", conditions=("E11.9",))
         evs = stream(s, "enrollment", "eligibility")
         assert len(evs) == 5, evs
         start_watch(s, "watch", *args)
-        wait_for(lambda: len(records(out, False)) == 5, "five eligibility files after restart")
+        wait_until(lambda: len(records(out, False)) == 5,
+                   "five eligibility files after restart", timeout=15)
         time.sleep(0.5)  # nothing more may come
         assert s.stop("watch") == 0, "a stopped watcher exits 0:\n" + s.log("watch")
         got = records(out)
@@ -261,7 +253,7 @@ def test_late_entry_is_a_replacement_with_frequency_7():
         s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
               "--start", MONTH + "-20T10:00:00-04:00", "--minutes", "10",
               "--activity", "late note", "--event-id", "late-1")
-        wait_for(lambda: len(stream(s, "billing", "claim.ready")) == 2, "version 2")
+        wait_until(lambda: len(stream(s, "billing", "claim.ready")) == 2, "version 2", timeout=15)
         watch_billing(s, "wx", "dir:" + d, "837p")
         got = records(d)
         assert len(got) == 2, sorted(got)
@@ -295,11 +287,12 @@ def test_adjustment_and_withdrawal_reach_the_billing_system():
         s.ctl("time", "add", "--clinic", "C01", "--mrn", "1042", "--performer", "rn1",
               "--start", MONTH + "-20T10:00:00-04:00", "--minutes", "10",
               "--activity", "late note", "--event-id", "late-1")
-        wait_for(lambda: len(stream(s, "billing", "claim.ready")) == 2, "the adjustment")
+        wait_until(lambda: len(stream(s, "billing", "claim.ready")) == 2,
+                   "the adjustment", timeout=15)
         # the patient had asked to stop in September: the month is withdrawn
         s.ctl("consent", "revoke", "--clinic", "C01", "--mrn", "1042", "--program", "CCM",
               "--at", local("2026-09-20", 12))
-        wait_for(lambda: stream(s, "billing", "claim.withdraw"), "the withdrawal")
+        wait_until(lambda: stream(s, "billing", "claim.withdraw"), "the withdrawal", timeout=15)
         # 837P follows claim.ready and claim.withdraw by default, in stream order
         d = os.path.join(s.dir, "x12")
         watch_billing(s, "wx", "dir:" + d, "837p")
@@ -350,10 +343,11 @@ def test_watch_killed_during_a_close_gets_every_claim_once():
         start_watch(s, "watch", *args)
         r = s.ctl_json("month", "close", "--month", MONTH)
         assert r["claims"] == len(mbis), r
-        wait_for(lambda: len(records(d, False)) >= 1, "the first claim")
+        wait_until(lambda: len(records(d, False)) >= 1, "the first claim", timeout=15)
         s.kill("watch")  # SIGKILL: somewhere in the middle of delivering
         start_watch(s, "watch", *args)
-        wait_for(lambda: len(records(d, False)) == len(mbis), "every claim after the restart")
+        wait_until(lambda: len(records(d, False)) == len(mbis),
+                   "every claim after the restart", timeout=15)
         time.sleep(0.5)
         assert s.stop("watch") == 0, "a stopped watcher exits 0:\n" + s.log("watch")
         got = records(d)

@@ -1,6 +1,3 @@
 # The careplan handlers, enrollment follower and review check through the worker
 # host, without sockets.
-if(NOT TARGET ccm_careplan)
-  return() # services/careplan is not in this tree
-endif()
 ccm_unit_test(test_careplan ${CMAKE_CURRENT_LIST_DIR}/test_careplan.c LIBS ccm_careplan)

@@ -1,8 +1,5 @@
 # ccm-cdr: parsers, mapping, outbox and reader, the sender against a fake broker,
 # and the binary end to end against a fake timetrack (tests/data/cdr samples).
-if(NOT TARGET ccm_cdr OR NOT TARGET ccm-cdr)
-  return()
-endif()
 set(CCM_CDR_DATA_DEF CCM_CDR_DATA="${PROJECT_SOURCE_DIR}/tests/data/cdr")
 ccm_unit_test(test_cdr_parse ${CMAKE_CURRENT_LIST_DIR}/test_cdr_parse.c LIBS ccm_cdr)
 ccm_unit_test(test_cdr_map ${CMAKE_CURRENT_LIST_DIR}/test_cdr_map.c LIBS ccm_cdr)

@@ -1,15 +1,12 @@
 # ccm-watch: the pure renderers (JSON, CSV, X12 837P, FHIR) on hand-built claims,
 # the delivery module (directory and exec), and an independent X12 check of a
 # rendered 837P with npm's node-x12 (tests/x12; `npm ci` there installs it).
-if(NOT TARGET ccm_render)
-  return()
-endif()
 ccm_unit_test(test_render ${CMAKE_CURRENT_LIST_DIR}/test_render.c LIBS ccm_render)
 ccm_unit_test(test_render_output ${CMAKE_CURRENT_LIST_DIR}/test_render_output.c
-              ${PROJECT_SOURCE_DIR}/clients/ccm-watch/output.c LIBS ccm_render)
+              LIBS ccm_output)
 
 add_executable(test_render_sample ${CMAKE_CURRENT_LIST_DIR}/test_render_sample.c)
-target_link_libraries(test_render_sample PRIVATE ccm_render)
+target_link_libraries(test_render_sample PRIVATE ccm_render ccm_warnings)
 find_program(CCM_NODE NAMES node nodejs)
 set(x12_dir ${PROJECT_SOURCE_DIR}/tests/x12)
 set(x12_out ${CMAKE_CURRENT_BINARY_DIR}/x12)
