@@ -60,6 +60,8 @@ struct ccm_cdr_sender {
     int backoff;           /* reconnect wait in timeouts, 1..S_BACKOFF_MAX */
     ccm_cdr_refused_fn on_refused;
     void *arg;
+    ccm_cdr_clock_fn clock; /* NULL: the system's monotonic clock */
+    void *clock_arg;
     ccm_cdr_sender_stats_t st;
 };
 
@@ -70,11 +72,24 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t s_now(const ccm_cdr_sender_t *s)
+{
+    return s->clock ? s->clock(s->clock_arg) : s_now_ms();
+}
+
 static int64_t s_wall_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ccm_cdr_sender_set_clock(ccm_cdr_sender_t *s, ccm_cdr_clock_fn fn, void *arg)
+{
+    s->clock = fn;
+    s->clock_arg = arg;
+    s->last_reply_ms = s_now(s);
+    s->cut_ms = s->last_reply_ms - S_TIMEOUT_MAX_MS;
 }
 
 ccm_cdr_sender_t *ccm_cdr_sender_new(ccm_client_t *client, ccm_cdr_outbox_t *ob, int window,
@@ -319,7 +334,7 @@ int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms)
     }
     /* 2. Send what waits while fewer than cwnd are in flight (a full send queue
      * stops us until replies drain it). */
-    int64_t now = s_now_ms();
+    int64_t now = s_now(s);
     int inflight = 0, unanswered = 0;
     for (int i = 0; i < s->window; i++) {
         inflight += s->slots[i].state == S_INFLIGHT;
@@ -368,7 +383,7 @@ int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms)
             continue;
         if (rc != 0)
             break;
-        now = s_now_ms();
+        now = s_now(s);
         s->last_reply_ms = now;
         s->backoff = 1;
         s->answered = true;
@@ -393,7 +408,7 @@ int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms)
     free(acks);
     free(done);
     /* 4. Timeouts: late requests wait to be resent, and the window halves. */
-    now = s_now_ms();
+    now = s_now(s);
     bool inflight_left = false, late = false;
     for (int i = 0; i < s->window; i++) {
         slot_t *sl = &s->slots[i];

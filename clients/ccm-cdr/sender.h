@@ -68,6 +68,13 @@ void ccm_cdr_sender_destroy(ccm_cdr_sender_t **p);
  * 0, or CCM_EIO (the outbox could not be read or written: fatal). */
 int ccm_cdr_sender_pump(ccm_cdr_sender_t *s, int wait_ms);
 
+/* The clock the sender reads its timeouts from: milliseconds, monotonic. By
+ * default the system's; a test hands in one it steps itself, so that what it
+ * checks (a reply late by the timeout, a window halved once) holds exactly
+ * however busy the machine is. fn NULL restores the system's clock. */
+typedef int64_t (*ccm_cdr_clock_fn)(void *arg);
+void ccm_cdr_sender_set_clock(ccm_cdr_sender_t *s, ccm_cdr_clock_fn fn, void *arg);
+
 /* Resends per first send so far (0 when nothing was sent). */
 double ccm_cdr_sender_resend_ratio(const ccm_cdr_sender_t *s);
 

@@ -302,9 +302,17 @@ typedef struct {
     const char *ignore; /* request_id whose first copy is never answered */
     bool ignored;
     int requests;    /* received, duplicates included */
+    int replied;     /* replies sent */
     int max_waiting; /* the longest the queue got */
     int64_t next_ms; /* the next reply not before */
+    int64_t now;     /* simulated time (ms) the peer and the sender read */
 } peer_t;
+
+/* The sender's clock in these tests: the peer's simulated time. */
+static int64_t s_sim_clock(void *arg)
+{
+    return *(const int64_t *)arg;
+}
 
 static void s_peer_step(fx_t *f, peer_t *p)
 {
@@ -324,13 +332,14 @@ static void s_peer_step(fx_t *f, peer_t *p)
         if ((int)(p->tail - p->head) > p->max_waiting)
             p->max_waiting = (int)(p->tail - p->head);
     }
-    int64_t now = s_mono_ms();
+    const int64_t now = p->now;
     while (p->head < p->tail && now >= p->next_ms) {
         m = p->q[p->head++ % S_PEER_QUEUE];
         Ccm__Timetrack__Request *r = s_unpack(m);
         s_reply(f, m, r->request_id, CCM__CODE__OK, "");
         ccm__timetrack__request__free_unpacked(r, NULL);
         ccm_frames_destroy(&m);
+        p->replied++;
         if (p->pace_ms)
             p->next_ms = p->next_ms + p->pace_ms > now ? p->next_ms + p->pace_ms : now + p->pace_ms;
     }
@@ -344,12 +353,28 @@ static void s_peer_clear(peer_t *p)
 
 /* Pumps sender and peer until nothing is pending (or limit_ms pass); checks on
  * the way that no more requests are out than the window allows. */
+static uint64_t s_moved(const ccm_cdr_sender_stats_t *st, const peer_t *p)
+{
+    return st->sent + st->resent + st->acked + st->refused + st->timeouts + st->reconnects +
+           (uint64_t)p->requests + (uint64_t)p->replied;
+}
+
+/* Simulated time advances by 1 ms only in a step that moved nothing (no send,
+ * no reply, no timeout): a message in transit on a busy machine does not age
+ * while it waits to be scheduled, so timeouts happen exactly when the test
+ * means them to. limit_ms is simulated; a real-time bound turns a hang into a
+ * failure. */
 static void s_drive(fx_t *f, ccm_cdr_sender_t *s, ccm_cdr_outbox_t *ob, peer_t *p, int limit_ms)
 {
-    int64_t end = s_mono_ms() + limit_ms;
-    while (s_pending(ob) > 0 && s_mono_ms() < end) {
+    const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
+    const int64_t end = p->now + limit_ms, real_end = s_mono_ms() + 300000;
+    while (s_pending(ob) > 0 && p->now < end) {
+        assert_true(s_mono_ms() < real_end);
+        const uint64_t before = s_moved(st, p);
         assert_int_equal(ccm_cdr_sender_pump(s, 2), 0);
         s_peer_step(f, p);
+        if (s_moved(st, p) == before)
+            p->now++;
     }
 }
 
@@ -375,6 +400,7 @@ static void test_sender_window_grows_with_quick_replies(void **state)
     const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
     assert_int_equal(st->window, CCM_CDR_WINDOW_START); /* starts small */
     peer_t *p = calloc(1, sizeof *p);
+    ccm_cdr_sender_set_clock(s, s_sim_clock, &p->now);
     /* the first step sends only the starting window */
     assert_int_equal(ccm_cdr_sender_pump(s, 0), 0);
     assert_int_equal(ccm_cdr_sender_inflight(s), CCM_CDR_WINDOW_START);
@@ -406,16 +432,17 @@ static void test_sender_window_halves_on_timeout_and_grows_back(void **state)
     ccm_cdr_sender_t *s = ccm_cdr_sender_new(c, ob, 32, 300, NULL, NULL);
     const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
     peer_t *p = calloc(1, sizeof *p);
+    ccm_cdr_sender_set_clock(s, s_sim_clock, &p->now);
     s_drive(f, s, ob, p, 10000);
     assert_int_equal(st->window, 32);
 
     /* one request's reply is lost while the others come: one timeout, halved */
     s_add(ob, "late", 60);
     p->ignore = "cdr:late";
-    int64_t t0 = s_mono_ms();
+    int64_t t0 = p->now;
     s_drive(f, s, ob, p, 10000);
     assert_int_equal(s_pending(ob), 0);
-    assert_true(s_mono_ms() - t0 >= 300); /* resent only after the timeout */
+    assert_true(p->now - t0 >= 300); /* resent only after the timeout */
     assert_int_equal(st->timeouts, 1);
     assert_int_equal(st->resent, 1);
     assert_int_equal(st->window_min, 16);
@@ -454,6 +481,7 @@ static void test_sender_slow_peer_bounded_resends(void **state)
     ccm_cdr_sender_t *s = ccm_cdr_sender_new(c, ob, 256, 100, NULL, NULL);
     const ccm_cdr_sender_stats_t *st = ccm_cdr_sender_stats(s);
     peer_t *p = calloc(1, sizeof *p);
+    ccm_cdr_sender_set_clock(s, s_sim_clock, &p->now);
     p->pace_ms = 10;
     s_drive(f, s, ob, p, 30000);
     assert_int_equal(s_pending(ob), 0);
