@@ -9,4 +9,4 @@ add_test(NAME system_durability
 set_tests_properties(system_enrollment system_durability PROPERTIES TIMEOUT 600)
 add_test(NAME system_bad_input
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_bad_input.py ${PROJECT_BINARY_DIR})
-set_tests_properties(system_bad_input PROPERTIES TIMEOUT 300)
+set_tests_properties(system_bad_input PROPERTIES TIMEOUT 600)

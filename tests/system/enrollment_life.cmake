@@ -3,4 +3,4 @@
 # and ccmctl).
 add_test(NAME system_enrollment_life
          COMMAND ${CCM_PY} ${CMAKE_CURRENT_LIST_DIR}/test_enrollment_life.py ${PROJECT_BINARY_DIR})
-set_tests_properties(system_enrollment_life PROPERTIES TIMEOUT 300)
+set_tests_properties(system_enrollment_life PROPERTIES TIMEOUT 600)
