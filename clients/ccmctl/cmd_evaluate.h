@@ -3,7 +3,7 @@
  * and its evidence. A single case goes through ccm_rules_evaluate(); a case with
  * a top-level "history" object through ccm_rules_month(), as the services do.
  * Case format: lib/rules/README.md.
- * Link: ccm_rules_io ccm_rules PkgConfig::JANSSON. */
+ * Link: ccm_rules_io ccm_tz_io ccm_rules PkgConfig::JANSSON. */
 #ifndef CCMCTL_CMD_EVALUATE_H
 #define CCMCTL_CMD_EVALUATE_H
 

@@ -1,6 +1,6 @@
 /* tz — IANA time zones as plain data, civil-date arithmetic and RFC 3339 parsing.
  * The pure part (ccm_rules) parses TZif bytes and converts instants; only
- * ccm_tz_load() (target ccm_rules_io) touches the file system. Instants are
+ * ccm_tz_load() (target ccm_tz_io) touches the file system. Instants are
  * int64 seconds since the Unix epoch, UTC; "local" seconds are the same count
  * on the clinic's wall clock; days are days since 1970-01-01. */
 #ifndef CCM_TZ_H
@@ -58,7 +58,7 @@ int ccm_tz_parse_rule(ccm_tz_rule_t *rule, const char *s, size_t len);
 void ccm_tz_fixed(ccm_tz_t *tz, const char *name, int32_t off);
 
 /* Reads /usr/share/zoneinfo/<name> (or $TZDIR/<name>) and parses it. I/O:
- * lives in ccm_rules_io. Rejects names with "..", a leading '/', or
+ * lives in ccm_tz_io. Rejects names with "..", a leading '/', or
  * characters outside [A-Za-z0-9/_+-]. Returns 0, CCM_EINVAL (bad name or
  * file content), CCM_ENOTFOUND (no such zone) or CCM_EIO. */
 int ccm_tz_load(ccm_tz_t *tz, const char *name);
